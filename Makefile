@@ -1,0 +1,66 @@
+# Plugboard: `make run` starts the product with demo data, `make test` runs the suite.
+# Both create .venv and install what they need from pyproject.toml, pinned by
+# requirements/constraints.txt.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
+
+.PHONY: run test install install-dev lint format migrate seed lock worker beat serve clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml requirements/constraints.txt | $(PY)
+	$(PIP_INSTALL) -c requirements/constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml requirements/constraints.txt | $(PY)
+	$(PIP_INSTALL) -c requirements/constraints.txt -e ".[dev]"
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## run: embedded mode (SQLite, in-memory channel layer, no broker) with demo data
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "Plugboard: http://$(HOST):$(PORT)/admin/  (chargers connect to ws://$(HOST):$(PORT)/ocpp/<id>)"
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) --websocket_timeout -1 config.asgi:application
+
+## test: the whole suite (SQLite unless DATABASE_URL is set; Redis tests need REDIS_URL)
+test: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## production processes (set DJANGO_SETTINGS_MODULE=config.settings.production,
+## DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS)
+serve: install
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) --websocket_timeout -1 --proxy-headers config.asgi:application
+worker: install
+	$(VENV)/bin/celery -A config worker --loglevel=INFO
+beat: install
+	$(VENV)/bin/celery -A config beat --loglevel=INFO
+
+## lock: refresh the pinned versions after changing pyproject.toml
+lock: $(PY)
+	$(PIP_INSTALL) -e ".[dev]"
+	$(PY) -m pip freeze --exclude-editable --exclude plugboard > requirements/constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache staticfiles

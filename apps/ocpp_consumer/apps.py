@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OcppConsumerConfig(AppConfig):
+    name = "apps.ocpp_consumer"
+    verbose_name = "OCPP"

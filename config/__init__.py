@@ -1,0 +1,5 @@
+"""Plugboard project configuration."""
+
+from config.celery import app as celery_app
+
+__all__ = ["celery_app"]

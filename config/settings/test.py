@@ -1,0 +1,11 @@
+"""Settings for the test suite: fast hashing, mail kept in memory."""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.env import env_str
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key-that-is-long-enough-for-hmac-use-0123456789"  # noqa: S105
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+ALLOWED_HOSTS = ["*"]
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
