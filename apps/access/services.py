@@ -1,0 +1,137 @@
+"""Access: the one place that decides who may charge where, and token writes."""
+
+from __future__ import annotations
+
+import enum
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+
+from apps.access.exceptions import IdTokenAlreadyExists
+from apps.access.models import AccessPolicy, IdToken, Person
+from apps.sites.models import Organization, Zone
+
+
+class Decision(enum.StrEnum):
+    ACCEPTED = "accepted"
+    BLOCKED = "blocked"
+    EXPIRED = "expired"
+    INVALID = "invalid"  # unknown token
+    NOT_AT_THIS_LOCATION = "not_at_this_location"  # no policy of the zone admits it
+    NOT_AT_THIS_TIME = "not_at_this_time"  # admitted, but outside the time window
+
+
+@dataclass(frozen=True)
+class Authorization:
+    decision: Decision
+    id_token: IdToken | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.decision is Decision.ACCEPTED
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return self.id_token.expires_at if self.id_token else None
+
+
+def id_token_authorize(*, zone: Zone, uid: str, at: datetime) -> Authorization:
+    """May the token `uid` charge in `zone` at `at`? Tokens are looked up in the
+    zone's organization only; a zone admits a token that any active policy admits."""
+    token = (
+        IdToken.objects.select_related("person", "vehicle")
+        .filter(organization_id=zone.property.organization_id, uid=uid)
+        .first()
+    )
+    if token is None:
+        return Authorization(Decision.INVALID)
+    if token.status == IdToken.Status.BLOCKED or (
+        token.person is not None and not token.person.is_active
+    ):
+        return Authorization(Decision.BLOCKED, token)
+    if token.expires_at is not None and token.expires_at <= at:
+        return Authorization(Decision.EXPIRED, token)
+
+    policies = (
+        AccessPolicy.objects.filter(zone=zone, is_active=True)
+        .prefetch_related("groups", "fleets")
+        .order_by("pk")
+    )
+    admitted = [p for p in policies if _policy_admits(p, token, zone)]
+    if not admitted:
+        return Authorization(Decision.NOT_AT_THIS_LOCATION, token)
+    local = at.astimezone(zoneinfo.ZoneInfo(zone.property.time_zone))
+    if not any(_in_window(p, local) for p in admitted):
+        return Authorization(Decision.NOT_AT_THIS_TIME, token)
+    return Authorization(Decision.ACCEPTED, token)
+
+
+def _policy_admits(policy: AccessPolicy, token: IdToken, zone: Zone) -> bool:
+    person = token.person
+    match policy.admits:
+        case AccessPolicy.Admits.PUBLIC:
+            return True
+        case AccessPolicy.Admits.RESIDENTS:
+            return (
+                person is not None
+                and person.kind == Person.Kind.RESIDENT
+                and person.property_id == zone.property_id
+            )
+        case AccessPolicy.Admits.EMPLOYEES:
+            return (
+                person is not None
+                and person.kind == Person.Kind.EMPLOYEE
+                and person.property_id == zone.property_id
+            )
+        case AccessPolicy.Admits.GROUPS:
+            if person is None:
+                return False
+            group_ids = {g.pk for g in policy.groups.all()}
+            return person.access_groups.filter(pk__in=group_ids).exists()
+        case AccessPolicy.Admits.FLEET_VEHICLES:
+            vehicle = token.vehicle
+            if vehicle is None or vehicle.fleet_id is None:
+                return False
+            fleet_ids = {f.pk for f in policy.fleets.all()}
+            # No fleet listed: any fleet of the organization.
+            return not fleet_ids or vehicle.fleet_id in fleet_ids
+    return False
+
+
+def _in_window(policy: AccessPolicy, local: datetime) -> bool:
+    if policy.weekdays and str(local.isoweekday()) not in policy.weekdays:
+        return False
+    if policy.start_time is None or policy.end_time is None:
+        return True
+    now = local.time()
+    if policy.start_time <= policy.end_time:
+        return policy.start_time <= now < policy.end_time
+    return now >= policy.start_time or now < policy.end_time  # wraps past midnight
+
+
+@transaction.atomic
+def id_token_create(
+    *,
+    organization: Organization,
+    uid: str,
+    person: Person | None = None,
+    status: str = IdToken.Status.ACTIVE,
+    kind: str = IdToken.Kind.RFID,
+    expires_at: datetime | None = None,
+) -> IdToken:
+    if person is not None and person.organization_id != organization.pk:
+        raise ValueError("The person belongs to another organization.")
+    try:
+        with transaction.atomic():
+            return IdToken.objects.create(
+                organization=organization,
+                uid=uid,
+                person=person,
+                status=status,
+                kind=kind,
+                expires_at=expires_at,
+            )
+    except IntegrityError as exc:
+        raise IdTokenAlreadyExists(f"A token with UID {uid!r} already exists.") from exc
