@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
@@ -56,6 +57,11 @@ class Charger(models.Model):
     )
     last_seen_at = models.DateTimeField(null=True, blank=True)
     last_boot_at = models.DateTimeField(null=True, blank=True)
+    # The Channels channel of the consumer holding this charger's socket, in
+    # whichever process: commands are sent there. Empty while offline.
+    channel_name = models.CharField(max_length=200, blank=True, editable=False)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantQuerySet.as_manager()
@@ -74,6 +80,10 @@ class Charger(models.Model):
     @property
     def has_password(self) -> bool:
         return bool(self.password_hash)
+
+    @property
+    def online(self) -> bool:
+        return bool(self.channel_name)
 
 
 class Connector(models.Model):
@@ -253,3 +263,86 @@ class MeterSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.measurand}={self.value}{self.unit} at {self.sampled_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ChargerEvent(models.Model):
+    """What a charger reports besides status and metering: data transfers, firmware
+    and diagnostics/log upload progress, security events, 2.0.1 events and reports.
+    The payload is kept as the charger sent it."""
+
+    class Kind(models.TextChoices):
+        BOOT = "boot", "Boot"
+        DATA_TRANSFER = "data_transfer", "Data transfer"
+        FIRMWARE_STATUS = "firmware_status", "Firmware status"
+        DIAGNOSTICS_STATUS = "diagnostics_status", "Diagnostics / log upload status"
+        SECURITY_EVENT = "security_event", "Security event"
+        NOTIFY_EVENT = "notify_event", "Event notification"
+        NOTIFY_REPORT = "notify_report", "Report"
+        CONNECTION = "connection", "Connection"
+
+    charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    summary = models.CharField(max_length=255, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True, help_text="The charger's timestamp.")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+    tenant_path: ClassVar[str] = "charger__zone__property__organization"
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["charger", "-received_at"], name="chargers_event_charger_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.charger_id} {self.get_kind_display()}: {self.summary}"
+
+
+class CommandLog(models.Model):
+    """A command sent to a charger: who asked, when, what, and what it answered."""
+
+    class Source(models.TextChoices):
+        API = "api", "API"
+        ADMIN = "admin", "Admin"
+        DASHBOARD = "dashboard", "Dashboard"
+        TASK = "task", "Background task"
+        SYSTEM = "system", "System"
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Waiting for the charger"
+        ANSWERED = "answered", "Answered"
+        OFFLINE = "offline", "Charger offline"
+        TIMEOUT = "timeout", "No answer in time"
+        ERROR = "error", "Error"
+
+    charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="commands")
+    command = models.CharField(max_length=40, help_text="Domain name, e.g. remote-start.")
+    params = models.JSONField(default=dict, blank=True)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="charger_commands",
+    )
+    source = models.CharField(max_length=16, choices=Source.choices)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    status = models.CharField(
+        max_length=40, blank=True, help_text="The charger's answer, e.g. Accepted."
+    )
+    response = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+    tenant_path: ClassVar[str] = "charger__zone__property__organization"
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["charger", "-created_at"], name="chargers_command_charger_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.command} → {self.charger_id} ({self.get_outcome_display()})"

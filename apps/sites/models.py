@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 import zoneinfo
 from typing import ClassVar
 
@@ -14,6 +15,10 @@ from apps.sites.tenancy import TenantQuerySet
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin).")
+
+
+def new_onboarding_key() -> str:
+    return secrets.token_hex(8)
 
 
 class Organization(models.Model):
@@ -89,6 +94,26 @@ class Property(models.Model):
         verbose_name="grid connection limit (W)",
         help_text="The utility connection's limit in watts (150 kW = 150000). Empty: no limit.",
     )
+    # Onboarding: a charger configured with the URL /ocpp/<onboarding_key>/<its id>
+    # whose id is unknown is registered as pending in the onboarding zone, for
+    # approval in the admin. Without the key nobody can tell which property an
+    # unknown charger belongs to.
+    accept_unknown_chargers = models.BooleanField(
+        default=False,
+        help_text="Register unknown chargers that connect with this property's onboarding "
+        "URL as pending, for approval in the admin.",
+    )
+    onboarding_zone = models.ForeignKey(
+        "Zone",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Where newly connected unknown chargers are registered.",
+    )
+    onboarding_key = models.CharField(
+        max_length=32, unique=True, default=new_onboarding_key, editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantQuerySet.as_manager()
@@ -97,6 +122,10 @@ class Property(models.Model):
     class Meta:
         verbose_name_plural = "properties"
         constraints = [
+            models.CheckConstraint(
+                condition=Q(accept_unknown_chargers=False) | Q(onboarding_zone__isnull=False),
+                name="sites_property_onboarding_needs_zone",
+            ),
             models.UniqueConstraint(
                 fields=["organization", "name"], name="sites_property_unique_name_per_org"
             ),
