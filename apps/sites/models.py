@@ -169,7 +169,7 @@ class Circuit(models.Model):
         return f"{self.property} / {self.name}"
 
     def clean(self) -> None:
-        if self.parent_id is None:
+        if self.parent is None:
             return
         if self.parent.property_id != self.property_id:
             raise ValidationError({"parent": "The parent circuit must be in the same property."})

@@ -24,14 +24,14 @@ FLEET_ROLES = frozenset({"owner", "property_manager", "fleet_manager"})
 def organization_ids(user: AnyUser, roles: frozenset[str] | None = None) -> set[int]:
     """Ids of the organizations the user belongs to (with one of `roles`, if given).
     Cached per user object for the length of a request."""
-    if not getattr(user, "is_authenticated", False):
+    if not getattr(user, "is_authenticated", False) or user.pk is None:
         return set()
     cache: dict[Any, set[int]] = user.__dict__.setdefault("_plugboard_org_ids", {})
     key = roles or "any"
     if key not in cache:
         from apps.sites.models import Membership
 
-        memberships = Membership.objects.filter(user_id=user.pk)
+        memberships = Membership.objects.filter(user_id=int(user.pk))
         if roles is not None:
             memberships = memberships.filter(role__in=roles)
         cache[key] = set(memberships.values_list("organization_id", flat=True))
@@ -47,7 +47,7 @@ class TenantQuerySet(models.QuerySet):
     its Organization in a `tenant_path` class attribute ("" for Organization)."""
 
     def _org_field(self) -> str:
-        path: str = self.model.tenant_path
+        path: str = getattr(self.model, "tenant_path")  # noqa: B009 -- declared per model
         return f"{path}__id" if path else "id"
 
     def for_organizations(self, org_ids: set[int]) -> TenantQuerySet:
