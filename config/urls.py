@@ -1,6 +1,8 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 from django.views.generic import RedirectView
+
+from config.api import api, not_found_view
 
 admin.site.site_header = "Plugboard"
 admin.site.site_title = "Plugboard"
@@ -9,4 +11,7 @@ admin.site.index_title = "Charging management"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    # Anything else under /api/ gets the API's JSON 404, not an HTML page.
+    re_path(r"^api/(?P<rest>.*)$", not_found_view),
 ]

@@ -6,12 +6,22 @@ import enum
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from apps.access.exceptions import IdTokenAlreadyExists
 from apps.access.models import AccessPolicy, IdToken, Person
+from apps.sites.exceptions import Forbidden, InvalidReference
 from apps.sites.models import Organization, Zone
+from apps.sites.selectors import row_for_write
+
+if TYPE_CHECKING:
+    from apps.sites.tenancy import AnyUser
+
+# OCPP 2.0.1 IdTokenType.idToken is at most 36 characters (1.6 idTag: 20).
+UID_MAX_LENGTH = 36
 
 
 class Decision(enum.StrEnum):
@@ -123,6 +133,10 @@ def id_token_create(
 ) -> IdToken:
     if person is not None and person.organization_id != organization.pk:
         raise ValueError("The person belongs to another organization.")
+    if not uid or len(uid) > UID_MAX_LENGTH or uid != uid.strip():
+        raise ValidationError(
+            {"uid": f"A UID has 1 to {UID_MAX_LENGTH} characters, without surrounding spaces."}
+        )
     try:
         with transaction.atomic():
             return IdToken.objects.create(
@@ -135,3 +149,67 @@ def id_token_create(
             )
     except IntegrityError as exc:
         raise IdTokenAlreadyExists(f"A token with UID {uid!r} already exists.") from exc
+
+
+def id_token_issue(
+    *,
+    actor: AnyUser,
+    uid: str,
+    organization_id: int | None = None,
+    person_id: int | None = None,
+    status: str = IdToken.Status.ACTIVE,
+    kind: str = IdToken.Kind.RFID,
+    expires_at: datetime | None = None,
+) -> IdToken:
+    """`actor` creates a token in an organization they manage (the API's entry point).
+
+    The organization is the person's when `person_id` is given; otherwise
+    `organization_id`, which may be left out when the actor manages exactly one.
+    Ids the actor cannot see are reported as missing, never as someone else's."""
+    person: Person | None = None
+    if person_id is not None:
+        person = row_for_write(
+            Person.objects.select_related("organization"),
+            person_id,
+            user=actor,
+            field="person_id",
+            label="person",
+        )
+        if organization_id is not None and organization_id != person.organization_id:
+            raise InvalidReference(
+                "The person belongs to another organization than organization_id.",
+                field="organization_id",
+            )
+        organization = person.organization
+    elif organization_id is not None:
+        organization = row_for_write(
+            Organization.objects.all(),
+            organization_id,
+            user=actor,
+            field="organization_id",
+            label="organization",
+        )
+    else:
+        organization = _the_managed_organization(actor)
+    return id_token_create(
+        organization=organization,
+        uid=uid,
+        person=person,
+        status=status,
+        kind=kind,
+        expires_at=expires_at,
+    )
+
+
+def _the_managed_organization(actor: AnyUser) -> Organization:
+    managed = list(Organization.objects.editable_by(actor).order_by("pk")[:2])
+    if len(managed) == 1:
+        return managed[0]
+    if managed:
+        raise InvalidReference(
+            "You manage several organizations: say which one with organization_id.",
+            field="organization_id",
+        )
+    raise Forbidden(
+        "You manage no organization: creating tokens takes an owner or property manager role."
+    )

@@ -1,9 +1,13 @@
 """Domain errors of the chargers app (mapped to HTTP once, in config/api.py)."""
 
+from __future__ import annotations
 
-class ChargerError(Exception):
+from apps.sites.exceptions import AlreadyExists, DomainError
+
+
+class ChargerError(DomainError):
     """Base class: the message is safe to show to the user."""
 
 
-class ChargerAlreadyExists(ChargerError):
+class ChargerAlreadyExists(ChargerError, AlreadyExists):
     pass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -9,6 +11,10 @@ from apps.chargers import credentials
 from apps.chargers.exceptions import ChargerAlreadyExists
 from apps.chargers.models import Charger, charge_point_id_validator
 from apps.sites.models import Zone
+from apps.sites.selectors import row_for_write
+
+if TYPE_CHECKING:
+    from apps.sites.tenancy import AnyUser
 
 
 @transaction.atomic
@@ -23,7 +29,11 @@ def charger_create(
 ) -> Charger:
     """Register a charger in a zone. With a password, it must connect with HTTP Basic
     auth (OCPP security profile 1 or 2)."""
-    charge_point_id_validator(charge_point_id)
+    try:
+        charge_point_id_validator(charge_point_id)
+    except ValidationError as exc:
+        # Name the field, so that forms and the API show the error next to it.
+        raise ValidationError({"charge_point_id": exc.messages}) from exc
     if max_power_w <= 0:
         raise ValidationError({"max_power_w": "The maximum power must be above zero."})
     password_hash = credentials.hash_password(password) if password else ""
@@ -50,3 +60,31 @@ def charger_set_password(*, charger: Charger, password: str | None) -> None:
     password stops working at once."""
     charger.password_hash = credentials.hash_password(password) if password else ""
     charger.save(update_fields=["password_hash"])
+
+
+def charger_register(
+    *,
+    actor: AnyUser,
+    zone_id: int,
+    charge_point_id: str,
+    max_power_w: int,
+    name: str = "",
+    password: str | None = None,
+) -> Charger:
+    """`actor` registers a charger in one of their zones (the API's and portal's
+    entry point). A zone the actor cannot see is "no such zone"; one they see
+    without a managing role is Forbidden."""
+    zone = row_for_write(
+        Zone.objects.select_related("property"),
+        zone_id,
+        user=actor,
+        field="zone_id",
+        label="zone",
+    )
+    return charger_create(
+        charge_point_id=charge_point_id,
+        zone=zone,
+        max_power_w=max_power_w,
+        name=name,
+        password=password,
+    )

@@ -29,6 +29,9 @@ INSTALLED_APPS = [
     "channels",
     "django_tables2",
     "django_celery_beat",
+    # For its templates and static files: the API docs page then loads Swagger UI
+    # from this server instead of a CDN.
+    "ninja",
     "apps.sites",
     "apps.access",
     "apps.chargers",

@@ -1,0 +1,52 @@
+"""API schemas of the access app."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ninja import Field, Schema
+from pydantic import AwareDatetime
+
+from apps.access.models import IdToken, Person
+from apps.access.services import UID_MAX_LENGTH
+from apps.sites.schemas import RefOut
+
+
+class PersonRefOut(Schema):
+    id: int
+    name: str
+
+    @staticmethod
+    def resolve_name(person: Person) -> str:
+        return f"{person.first_name} {person.last_name}"
+
+
+class IdTokenOut(Schema):
+    id: int
+    uid: str
+    kind: IdToken.Kind
+    status: IdToken.Status
+    expires_at: datetime | None
+    label: str
+    organization: RefOut
+    person: PersonRefOut | None
+    created_at: datetime
+
+
+class IdTokenCreateIn(Schema):
+    uid: str = Field(
+        min_length=1,
+        max_length=UID_MAX_LENGTH,
+        description="What the charger reads: the RFID UID, app token or vehicle MAC.",
+    )
+    person_id: int | None = Field(
+        None, description="The owner. Left out: a registered token with no person."
+    )
+    organization_id: int | None = Field(
+        None,
+        description="Needed only by users of several organizations, when person_id is "
+        "left out; the person's organization otherwise.",
+    )
+    status: IdToken.Status = IdToken.Status.ACTIVE
+    kind: IdToken.Kind = IdToken.Kind.RFID
+    expires_at: AwareDatetime | None = Field(None, description="With a time zone offset.")
