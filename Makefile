@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test install install-dev lint format migrate seed lock worker beat serve clean
+.PHONY: run test install install-dev lint format migrate seed lock release worker beat serve clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,14 @@ install-dev: $(VENV)/.installed-dev
 ## run: embedded mode (SQLite, in-memory channel layer, no broker) with demo data
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	@echo "Plugboard: http://$(HOST):$(PORT)/admin/  (chargers connect to ws://$(HOST):$(PORT)/ocpp/<id>)"
+	$(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT)
+	@echo "Starting Plugboard on http://$(HOST):$(PORT)/admin/ (chargers: ws://$(HOST):$(PORT)/ocpp/<id>). Ctrl-C stops it."
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) --websocket_timeout -1 config.asgi:application
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+seed: install
+	$(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT)
 
 ## test: the whole suite (SQLite unless DATABASE_URL is set; Redis tests need REDIS_URL)
 test: install-dev
@@ -48,8 +53,13 @@ format: install-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-## production processes (set DJANGO_SETTINGS_MODULE=config.settings.production,
-## DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS)
+## production processes (set DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS;
+## DJANGO_SETTINGS_MODULE defaults to config.settings.production for these targets)
+release serve worker beat: export DJANGO_SETTINGS_MODULE ?= config.settings.production
+## release: apply migrations and collect static files before starting a new version
+release: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput
 serve: install
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) --websocket_timeout -1 --proxy-headers config.asgi:application
 worker: install
