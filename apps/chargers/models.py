@@ -157,14 +157,19 @@ class StatusChange(models.Model):
 
 class ChargingSession(models.Model):
     """One transaction on a connector, from start to stop. The energy is exactly
-    meter stop − meter start, computed by the database."""
+    meter stop − meter start, computed by the database; it stays empty when the
+    charger did not report one of the two readings (an OCPP 2.0.1 station need not):
+    we never invent readings."""
 
     class State(models.TextChoices):
         ACTIVE = "active", "Active"
         COMPLETED = "completed", "Completed"
 
     charger = models.ForeignKey(Charger, on_delete=models.PROTECT, related_name="sessions")
-    connector = models.ForeignKey(Connector, on_delete=models.PROTECT, related_name="sessions")
+    # Empty only when a 2.0.1 station of several EVSEs never said which one it was.
+    connector = models.ForeignKey(
+        Connector, on_delete=models.PROTECT, null=True, blank=True, related_name="sessions"
+    )
     # The 1.6 transactionId we issued, or the 2.0.1 transactionId the charger chose.
     ocpp_transaction_id = models.CharField(max_length=36, verbose_name="OCPP transaction id")
     id_tag = models.CharField(
@@ -180,7 +185,7 @@ class ChargingSession(models.Model):
         Vehicle, on_delete=models.SET_NULL, null=True, blank=True, related_name="sessions"
     )
     state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
-    meter_start_wh = models.BigIntegerField()
+    meter_start_wh = models.BigIntegerField(null=True, blank=True)
     meter_stop_wh = models.BigIntegerField(null=True, blank=True)
     energy_wh = models.GeneratedField(
         expression=F("meter_stop_wh") - F("meter_start_wh"),
@@ -190,6 +195,10 @@ class ChargingSession(models.Model):
     started_at = models.DateTimeField()
     stopped_at = models.DateTimeField(null=True, blank=True)
     stop_reason = models.CharField(max_length=40, blank=True)
+    # 2.0.1: the highest TransactionEvent seqNo seen, and whether any event of the
+    # session was queued while the station was offline.
+    last_seq_no = models.PositiveIntegerField(null=True, blank=True)
+    had_offline_events = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantQuerySet.as_manager()
@@ -215,8 +224,10 @@ class ChargingSession(models.Model):
                 name="chargers_session_stop_not_before_start",
             ),
             models.CheckConstraint(
+                # A completed session may lack the stop reading (2.0.1, or a stop
+                # that never came), never the stop time.
                 condition=Q(state="active", stopped_at__isnull=True)
-                | Q(state="completed", stopped_at__isnull=False, meter_stop_wh__isnull=False),
+                | Q(state="completed", stopped_at__isnull=False),
                 name="chargers_session_state_matches_stop",
             ),
         ]
@@ -256,13 +267,73 @@ class MeterSample(models.Model):
     tenant_path: ClassVar[str] = "charger__zone__property__organization"
 
     class Meta:
+        constraints = [
+            # One reading per meter, quantity and instant: a retransmitted
+            # MeterValues, StopTransaction or TransactionEvent stores nothing twice.
+            # Its index also serves the (charger, time) queries.
+            models.UniqueConstraint(
+                fields=[
+                    "charger",
+                    "sampled_at",
+                    "connector_id",
+                    "measurand",
+                    "phase",
+                    "location",
+                    "context",
+                ],
+                name="chargers_sample_unique_reading",
+            ),
+        ]
         indexes = [
             models.Index(fields=["session", "sampled_at"], name="chargers_sample_session_time"),
-            models.Index(fields=["charger", "sampled_at"], name="chargers_sample_charger_time"),
         ]
 
     def __str__(self) -> str:
         return f"{self.measurand}={self.value}{self.unit} at {self.sampled_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SessionEvent(models.Model):
+    """One OCPP 2.0.1 TransactionEvent of a session, kept to make retransmissions
+    harmless (unique seqNo per session) and to show gaps and offline-queued events."""
+
+    class Kind(models.TextChoices):
+        STARTED = "started", "Started"
+        UPDATED = "updated", "Updated"
+        ENDED = "ended", "Ended"
+
+    session = models.ForeignKey(ChargingSession, on_delete=models.CASCADE, related_name="events")
+    seq_no = models.PositiveIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    trigger = models.CharField(max_length=40, blank=True)
+    charging_state = models.CharField(max_length=24, blank=True)
+    offline = models.BooleanField(default=False)
+    reported_at = models.DateTimeField(help_text="The charger's timestamp.")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+    tenant_path: ClassVar[str] = "session__charger__zone__property__organization"
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "seq_no"], name="chargers_sessionevent_unique_seq_no"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} #{self.seq_no} {self.kind}"
+
+
+class IssuedTransactionId(models.Model):
+    """The OCPP 1.6 transaction ids we hand out: one row per id, so an id is never
+    issued twice (PostgreSQL identities and SQLite AUTOINCREMENT never reuse a
+    value, even after deletes)."""
+
+    id = models.BigAutoField(primary_key=True)
+    issued_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return str(self.pk)
 
 
 class ChargerEvent(models.Model):
@@ -279,6 +350,7 @@ class ChargerEvent(models.Model):
         NOTIFY_EVENT = "notify_event", "Event notification"
         NOTIFY_REPORT = "notify_report", "Report"
         CONNECTION = "connection", "Connection"
+        OTHER = "other", "Other notification"
 
     charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=24, choices=Kind.choices)
