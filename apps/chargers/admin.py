@@ -1,0 +1,351 @@
+"""The admin for chargers and what they report. Chargers are registered through
+the chargers services (the password is hashed there and shown once, never
+stored in clear); status history, sessions, meter samples, events and the
+command log are written by chargers and services, so they are read-only here.
+Tenancy rules come from apps/sites/admin_tenancy.py."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+
+from apps.chargers import credentials, services
+from apps.chargers.models import (
+    Charger,
+    ChargerEvent,
+    ChargingSession,
+    CommandLog,
+    Connector,
+    MeterSample,
+    StatusChange,
+)
+from apps.sites.admin_tenancy import (
+    TenantModelAdmin,
+    TenantModelForm,
+    TenantTabularInline,
+    kilo,
+    scope_editable,
+)
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponse
+
+RECENT_SESSIONS = 10
+
+
+class ChargerAdminForm(TenantModelForm):
+    new_password = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=(
+            f"HTTP Basic auth password for OCPP security profiles 1 and 2, "
+            f"{credentials.MIN_LENGTH} to {credentials.MAX_LENGTH} characters. "
+            "Empty: keep the current one."
+        ),
+    )
+    generate_password = forms.BooleanField(
+        required=False,
+        help_text="Generate a random password; it is shown once, after saving.",
+    )
+
+    class Meta:
+        model = Charger
+        fields = "__all__"
+
+    def clean_new_password(self) -> str:
+        password: str = self.cleaned_data["new_password"]
+        if password:
+            try:
+                credentials.validate_password(password)
+            except credentials.PasswordPolicyError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return password
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("new_password") and cleaned.get("generate_password"):
+            raise forms.ValidationError("Type a password or generate one, not both.")
+        zone, circuit = cleaned.get("zone"), cleaned.get("circuit")
+        if zone is not None and circuit is not None and circuit.property_id != zone.property_id:
+            self.add_error("circuit", "The circuit must be in the zone's property.")
+        return cleaned
+
+
+class ConnectorInline(TenantTabularInline):
+    model = Connector
+    fields = ("connector_id", "status", "error_code", "vendor_error_code", "status_at")
+    readonly_fields = ("status", "error_code", "vendor_error_code", "status_at")
+    extra = 0
+
+
+class RecentSessionsFormSet(forms.BaseInlineFormSet):
+    """Only the charger's latest sessions: a busy charger has thousands."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        recent = list(self.queryset.values_list("pk", flat=True)[:RECENT_SESSIONS])
+        self.queryset = self.queryset.filter(pk__in=recent)
+
+
+class RecentSessionsInline(TenantTabularInline):
+    model = ChargingSession
+    formset = RecentSessionsFormSet
+    verbose_name_plural = f"recent sessions (latest {RECENT_SESSIONS})"
+    fields = ("ocpp_transaction_id", "connector", "state", "started_at", "stopped_at", "energy")
+    readonly_fields = fields
+    ordering = ("-started_at",)
+    read_only = True
+    can_delete = False
+    extra = 0
+    show_change_link = True
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="energy")
+    def energy(self, obj: ChargingSession) -> str:
+        return kilo(obj.energy_wh, "kWh")
+
+
+@admin.register(Charger)
+class ChargerAdmin(TenantModelAdmin):
+    form = ChargerAdminForm
+    list_display = (
+        "charge_point_id",
+        "name",
+        "zone",
+        "max_power",
+        "ocpp_version",
+        "registration",
+        "online",
+        "has_password",
+        "last_seen_at",
+    )
+    list_filter = ("registration", "ocpp_version", "zone__property", "zone")
+    list_select_related = ("zone__property",)
+    search_fields = ("charge_point_id", "name", "serial_number", "vendor", "model")
+    ordering = ("charge_point_id",)
+    autocomplete_fields = ("zone", "circuit")
+    actions = ("generate_new_password",)
+    inlines = (ConnectorInline, RecentSessionsInline)
+    fieldsets = (
+        (None, {"fields": ("charge_point_id", "name", "zone", "circuit", "registration")}),
+        ("Power", {"fields": ("max_power_w", "phases")}),
+        (
+            "OCPP basic auth",
+            {"fields": ("has_password", "new_password", "generate_password")},
+        ),
+        (
+            "Reported by the charger",
+            {
+                "fields": (
+                    "vendor",
+                    "model",
+                    "serial_number",
+                    "firmware_version",
+                    "ocpp_version",
+                )
+            },
+        ),
+        (
+            "Connection",
+            {
+                "fields": (
+                    "online",
+                    "last_seen_at",
+                    "last_boot_at",
+                    "connected_at",
+                    "disconnected_at",
+                    "created_at",
+                )
+            },
+        ),
+    )
+    readonly_fields = (
+        "has_password",
+        "online",
+        "last_seen_at",
+        "last_boot_at",
+        "connected_at",
+        "disconnected_at",
+        "created_at",
+    )
+
+    @method_decorator(sensitive_post_parameters("new_password"))
+    def changeform_view(self, *args: Any, **kwargs: Any) -> HttpResponse:
+        return super().changeform_view(*args, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Charger | None = None) -> Any:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            # The charge point id is the charger's identity on the socket and in
+            # the session history: a different id is a different charger.
+            fields += ("charge_point_id",)
+        return fields
+
+    @admin.display(description="max power", ordering="max_power_w")
+    def max_power(self, obj: Charger) -> str:
+        return kilo(obj.max_power_w, "kW")
+
+    @admin.display(boolean=True, description="online")
+    def online(self, obj: Charger) -> bool:
+        return obj.online
+
+    @admin.display(boolean=True, description="password set")
+    def has_password(self, obj: Charger) -> bool:
+        return obj.has_password
+
+    def save_model(self, request: HttpRequest, obj: Charger, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        generated = credentials.generate_password() if data.get("generate_password") else None
+        password = generated or data.get("new_password") or None
+        if change:
+            super().save_model(request, obj, form, change)
+            if password:
+                services.charger_set_password(charger=obj, password=password)
+        else:
+            created = services.charger_create(
+                charge_point_id=obj.charge_point_id,
+                zone=obj.zone,
+                max_power_w=obj.max_power_w,
+                name=obj.name,
+                password=password,
+                registration=obj.registration,
+            )
+            # The admin goes on with `obj` (inlines, log entry, redirect): make it
+            # the registered row, then store the form's other fields on it.
+            obj.pk = created.pk
+            obj.password_hash = created.password_hash
+            obj.created_at = created.created_at
+            obj._state.adding = False
+            obj._state.db = created._state.db
+            obj.save()
+        if generated:
+            self._show_passwords_once(request, [(obj, generated)])
+        elif password:
+            self.message_user(request, f"{obj}: the new password is set.", messages.SUCCESS)
+
+    def _show_passwords_once(self, request: HttpRequest, pairs: list[tuple[Charger, str]]) -> None:
+        lines = "; ".join(f"{charger}: {password}" for charger, password in pairs)
+        self.message_user(
+            request,
+            f"New charger password(s) — copy them now, they are shown only this once: {lines}",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Generate a new OCPP password", permissions=["change"])
+    def generate_new_password(self, request: HttpRequest, queryset: QuerySet[Charger]) -> None:
+        pairs = []
+        for charger in scope_editable(queryset, request.user, self.write_roles):
+            password = credentials.generate_password()
+            services.charger_set_password(charger=charger, password=password)
+            pairs.append((charger, password))
+        if pairs:
+            self._show_passwords_once(request, pairs)
+        else:
+            self.message_user(
+                request, "None of the selected chargers may be changed by you.", messages.WARNING
+            )
+
+
+@admin.register(Connector)
+class ConnectorAdmin(TenantModelAdmin):
+    list_display = ("__str__", "charger", "connector_id", "status", "error_code", "status_at")
+    list_filter = ("status", "charger__zone__property")
+    list_select_related = ("charger",)
+    search_fields = ("charger__charge_point_id",)
+    ordering = ("charger__charge_point_id", "connector_id")
+    autocomplete_fields = ("charger",)
+    readonly_fields = ("status", "error_code", "vendor_error_code", "status_at")
+
+
+class ChargerDataAdmin(TenantModelAdmin):
+    """Rows chargers report: shown, filtered, never typed in."""
+
+    read_only = True
+
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(ChargerDataAdmin):
+    list_display = ("charger", "connector", "status", "error_code", "info", "reported_at")
+    list_filter = ("status", "charger")
+    list_select_related = ("charger", "connector__charger")
+    search_fields = ("charger__charge_point_id", "error_code", "info")
+    ordering = ("-reported_at",)
+    date_hierarchy = "reported_at"
+
+
+@admin.register(ChargingSession)
+class ChargingSessionAdmin(ChargerDataAdmin):
+    list_display = (
+        "ocpp_transaction_id",
+        "charger",
+        "connector_number",
+        "state",
+        "started_at",
+        "stopped_at",
+        "energy",
+        "id_tag",
+        "person",
+        "vehicle",
+    )
+    list_filter = ("state", "charger__zone__property", "charger")
+    list_select_related = ("charger", "connector", "person", "vehicle")
+    search_fields = ("ocpp_transaction_id", "id_tag", "charger__charge_point_id")
+    ordering = ("-started_at",)
+    date_hierarchy = "started_at"
+
+    @admin.display(description="connector", ordering="connector__connector_id")
+    def connector_number(self, obj: ChargingSession) -> int:
+        return obj.connector.connector_id
+
+    @admin.display(description="energy", ordering="energy_wh")
+    def energy(self, obj: ChargingSession) -> str:
+        return kilo(obj.energy_wh, "kWh")
+
+
+@admin.register(MeterSample)
+class MeterSampleAdmin(ChargerDataAdmin):
+    list_display = (
+        "sampled_at",
+        "charger",
+        "connector_id",
+        "session",
+        "measurand",
+        "value",
+        "unit",
+        "phase",
+    )
+    list_filter = ("charger", "measurand")
+    list_select_related = ("charger", "session")
+    search_fields = ("charger__charge_point_id", "session__ocpp_transaction_id")
+    ordering = ("-sampled_at",)
+    date_hierarchy = "sampled_at"
+    # Millions of rows: counting them all on every page costs more than the page.
+    show_full_result_count = False
+
+
+@admin.register(ChargerEvent)
+class ChargerEventAdmin(ChargerDataAdmin):
+    list_display = ("charger", "kind", "summary", "reported_at", "received_at")
+    list_filter = ("kind", "charger")
+    list_select_related = ("charger",)
+    search_fields = ("charger__charge_point_id", "summary")
+    ordering = ("-received_at",)
+    date_hierarchy = "received_at"
+
+
+@admin.register(CommandLog)
+class CommandLogAdmin(ChargerDataAdmin):
+    list_display = ("charger", "command", "source", "outcome", "status", "issued_by", "created_at")
+    list_filter = ("outcome", "source", "command", "charger")
+    list_select_related = ("charger", "issued_by")
+    search_fields = ("charger__charge_point_id", "command", "status")
+    ordering = ("-created_at",)
+    date_hierarchy = "created_at"
