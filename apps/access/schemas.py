@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated
 
 from ninja import Field, Schema
-from pydantic import AwareDatetime
+from pydantic import AfterValidator, AwareDatetime
 
 from apps.access.models import IdToken, Person
 from apps.access.services import UID_MAX_LENGTH
 from apps.sites.schemas import RefOut
+
+# Stored and answered in UTC, whatever offset the client sent: the 201 answer then
+# reads exactly like a later GET.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
 
 
 class PersonRefOut(Schema):
@@ -49,4 +54,4 @@ class IdTokenCreateIn(Schema):
     )
     status: IdToken.Status = IdToken.Status.ACTIVE
     kind: IdToken.Kind = IdToken.Kind.RFID
-    expires_at: AwareDatetime | None = Field(None, description="With a time zone offset.")
+    expires_at: UtcDatetime | None = Field(None, description="With a time zone offset.")
