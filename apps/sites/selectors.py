@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 from django.db import models
 
 from apps.sites.exceptions import Forbidden, InvalidReference
-from apps.sites.models import Zone
+from apps.sites.models import Membership, Zone
 from apps.sites.tenancy import MANAGE_ROLES, TenantQuerySet
 
 if TYPE_CHECKING:
@@ -46,8 +46,7 @@ def row_for_write(
     if row is None:
         raise InvalidReference(f"No such {label}: {pk}.", field=field)
     if not queryset.editable_by(user, roles).filter(pk=pk).exists():
-        raise Forbidden(
-            f"Your role in the {label}'s organization does not allow changes "
-            f"(it takes one of: {', '.join(sorted(roles))})."
-        )
+        where = "this organization" if label == "organization" else f"the {label}'s organization"
+        needed = " or ".join(str(Membership.Role(role).label).lower() for role in sorted(roles))
+        raise Forbidden(f"Your role in {where} does not allow changes: it takes {needed}.")
     return row

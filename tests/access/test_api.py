@@ -185,6 +185,8 @@ def test_id_token_issue_is_forbidden_without_a_managing_role(client, org_a, role
     assert without_person.status_code == 403
     assert with_person.status_code == 403
     assert with_organization.status_code == 403
+    assert with_organization.json()["detail"].startswith("Your role in this organization")
+    assert with_person.json()["detail"].startswith("Your role in the person's organization")
     assert not IdToken.objects.exists()
 
 

@@ -289,7 +289,10 @@ def test_charger_register_is_forbidden_without_a_managing_role(client, org_a, zo
     response = register(client, user, charge_point_id="V-1", zone_id=zone_a.pk, max_power_kw=11)
 
     assert response.status_code == 403
-    assert "role" in response.json()["detail"]
+    assert response.json()["detail"] == (
+        "Your role in the zone's organization does not allow changes: "
+        "it takes owner or property manager."
+    )
     assert not Charger.objects.filter(charge_point_id="V-1").exists()
 
 
