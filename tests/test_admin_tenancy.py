@@ -14,6 +14,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.access.models import AccessGroup, AccessPolicy, Fleet, IdToken, Person, Vehicle
 from apps.chargers.models import (
@@ -23,6 +24,7 @@ from apps.chargers.models import (
     CommandLog,
     Connector,
     MeterSample,
+    SessionEvent,
     StatusChange,
 )
 from apps.sites.models import Circuit, Membership, Organization, Property, Zone
@@ -57,6 +59,12 @@ BUILDERS: dict[type[models.Model], Callable[[Organization], models.Model]] = {
     MeterSample: lambda org: factories.MeterSampleFactory(
         session__connector__charger=_charger(org)
     ),
+    SessionEvent: lambda org: SessionEvent.objects.create(
+        session=factories.ChargingSessionFactory(connector__charger=_charger(org)),
+        seq_no=0,
+        kind=SessionEvent.Kind.STARTED,
+        reported_at=timezone.now(),
+    ),
     ChargerEvent: lambda org: ChargerEvent.objects.create(
         charger=_charger(org), kind=ChargerEvent.Kind.BOOT, summary="booted"
     ),
@@ -70,7 +78,14 @@ MODELS = list(BUILDERS)
 OWNER_ONLY = {Organization, Membership}
 DELETABLE = [m for m in MODELS if m not in OWNER_ONLY]
 # Rows written by chargers and services, never added or changed in the admin.
-READ_ONLY = {StatusChange, ChargingSession, MeterSample, ChargerEvent, CommandLog}
+READ_ONLY = {
+    StatusChange,
+    ChargingSession,
+    SessionEvent,
+    MeterSample,
+    ChargerEvent,
+    CommandLog,
+}
 
 
 def test_every_registered_tenant_model_is_covered() -> None:

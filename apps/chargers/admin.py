@@ -22,6 +22,7 @@ from apps.chargers.models import (
     CommandLog,
     Connector,
     MeterSample,
+    SessionEvent,
     StatusChange,
 )
 from apps.sites.admin_tenancy import (
@@ -281,6 +282,16 @@ class StatusChangeAdmin(ChargerDataAdmin):
     date_hierarchy = "reported_at"
 
 
+class SessionEventInline(TenantTabularInline):
+    model = SessionEvent
+    fields = ("seq_no", "kind", "trigger", "charging_state", "offline", "reported_at")
+    readonly_fields = fields
+    ordering = ("seq_no",)
+    read_only = True
+    can_delete = False
+    extra = 0
+
+
 @admin.register(ChargingSession)
 class ChargingSessionAdmin(ChargerDataAdmin):
     list_display = (
@@ -300,6 +311,7 @@ class ChargingSessionAdmin(ChargerDataAdmin):
     search_fields = ("ocpp_transaction_id", "id_tag", "charger__charge_point_id")
     ordering = ("-started_at",)
     date_hierarchy = "started_at"
+    inlines = (SessionEventInline,)
 
     @admin.display(description="connector", ordering="connector__connector_id")
     def connector_number(self, obj: ChargingSession) -> int:
@@ -308,6 +320,16 @@ class ChargingSessionAdmin(ChargerDataAdmin):
     @admin.display(description="energy", ordering="energy_wh")
     def energy(self, obj: ChargingSession) -> str:
         return kilo(obj.energy_wh, "kWh")
+
+
+@admin.register(SessionEvent)
+class SessionEventAdmin(ChargerDataAdmin):
+    list_display = ("session", "seq_no", "kind", "trigger", "offline", "reported_at")
+    list_filter = ("kind", "offline")
+    list_select_related = ("session",)
+    search_fields = ("session__ocpp_transaction_id", "session__charger__charge_point_id")
+    ordering = ("-reported_at",)
+    date_hierarchy = "reported_at"
 
 
 @admin.register(MeterSample)
