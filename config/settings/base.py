@@ -163,3 +163,6 @@ LOGGING = {
 # --- Plugboard --------------------------------------------------------------
 # Largest OCPP frame accepted from a charger, in bytes.
 OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536)
+# Seconds a remote command waits for the charger's answer (API, admin, tasks).
+# Longer than the consumer's OCPP call timeout, so its "timeout" report wins.
+OCPP_COMMAND_TIMEOUT = env_int("OCPP_COMMAND_TIMEOUT", 35)

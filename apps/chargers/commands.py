@@ -1,0 +1,308 @@
+"""Remote commands to chargers: the only domain module that talks to the channel
+layer.
+
+A charger's socket is held by one consumer, in whichever ASGI process it
+connected to; `Charger.channel_name` names that consumer's channel. A command
+is logged (CommandLog), sent there as an "ocpp.command" message with a fresh
+reply channel, and the caller waits on the reply channel for the consumer's
+"ocpp.command.result" (the consumer runs apps.ocpp_consumer.commands.execute).
+With channels-redis this works across processes and hosts; with the in-memory
+layer (embedded mode) only inside the process that holds the socket.
+
+Interfaces (API, admin actions, Celery tasks, management commands) call
+`command_send_sync`; async code calls `command_send`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.exceptions import ChannelFull
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.chargers.exceptions import (
+    ChargerNoAnswer,
+    ChargerOffline,
+    CommandInvalid,
+    CommandRejected,
+)
+from apps.chargers.models import Charger, ChargingSession, CommandLog
+from apps.sites.exceptions import Forbidden, NotFound
+from apps.sites.tenancy import MANAGE_ROLES
+
+if TYPE_CHECKING:
+    from apps.sites.tenancy import AnyUser
+
+logger = logging.getLogger(__name__)
+
+# Every command a charger can be sent, by its domain (and API) name. The OCPP
+# edge translates each for 1.6 and 2.0.1 (apps/ocpp_consumer/commands.py).
+COMMAND_NAMES: tuple[str, ...] = (
+    "reset",
+    "remote-start",
+    "remote-stop",
+    "unlock-connector",
+    "change-availability",
+    "trigger-message",
+    "get-configuration",
+    "change-configuration",
+    "clear-cache",
+    "send-local-list",
+    "get-local-list-version",
+    "reserve-now",
+    "cancel-reservation",
+    "set-charging-profile",
+    "clear-charging-profile",
+    "get-composite-schedule",
+    "update-firmware",
+    "get-diagnostics",
+    "data-transfer",
+)
+
+# Commands whose request carries an id that the charger repeats in what it reports
+# later (remoteStartId in TransactionEvent, requestId in firmware and log status
+# notifications and reports, the reservation id). The command's log id is used, so
+# that those reports lead back to the command that caused them.
+_REQUEST_ID_COMMANDS = frozenset(
+    {"remote-start", "reserve-now", "get-configuration", "update-firmware", "get-diagnostics"}
+)
+
+# How the consumer names a failure -> (outcome, domain error).
+_FAILURES: dict[str, tuple[str, type[Exception]]] = {
+    "timeout": (CommandLog.Outcome.TIMEOUT, ChargerNoAnswer),
+    "bad_request": (CommandLog.Outcome.ERROR, CommandInvalid),
+    "call_error": (CommandLog.Outcome.ERROR, CommandRejected),
+    "error": (CommandLog.Outcome.ERROR, CommandRejected),
+}
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """The charger's answer to a command: `status` as the charger put it
+    ("Accepted", "Rejected", "Scheduled", ...) and the whole answer in `response`."""
+
+    command_id: int
+    charge_point_id: str
+    command: str
+    status: str
+    response: dict[str, Any]
+
+
+def command_timeout() -> float:
+    """Seconds to wait for the charger's answer, by default. A little longer than the
+    consumer's own OCPP call timeout, so that its precise "timeout" report arrives
+    before the caller gives up."""
+    return float(getattr(settings, "OCPP_COMMAND_TIMEOUT", 35))
+
+
+async def command_send(
+    *,
+    charger: Charger | str,
+    command: str,
+    params: dict[str, Any] | None = None,
+    issued_by: AnyUser | None = None,
+    source: str,
+    # A keyword rather than asyncio.timeout(): the sync wrapper, used by every
+    # interface, has to pass it through, and only the wait for the answer is bounded.
+    timeout: float | None = None,  # noqa: ASYNC109
+) -> CommandResult:
+    """Send `command` to `charger` (a row or a charge point id) and return its answer.
+
+    With `issued_by`, the user must see the charger (else NotFound) and manage it
+    (else Forbidden). Raises CommandInvalid (unknown command, bad parameters),
+    ChargerOffline, ChargerNoAnswer or CommandRejected; every attempt past the
+    permission check is logged in CommandLog with its outcome."""
+    if command not in COMMAND_NAMES:
+        raise CommandInvalid(
+            f"Unknown command {command!r}. Valid commands: {', '.join(sorted(COMMAND_NAMES))}."
+        )
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise CommandInvalid(f"{command}: the parameters must be a JSON object.")
+
+    log_id, charge_point_id, channel_name = await database_sync_to_async(_command_log_create)(
+        charger=charger, command=command, params=params, issued_by=issued_by, source=source
+    )
+    if not channel_name:
+        await _finish(log_id, outcome=CommandLog.Outcome.OFFLINE, error="The charger is offline.")
+        raise ChargerOffline(f"Charger {charge_point_id} is offline: the command was not sent.")
+
+    sent_params = dict(params)
+    if command in _REQUEST_ID_COMMANDS and "request_id" not in sent_params:
+        sent_params["request_id"] = log_id
+
+    layer = get_channel_layer()
+    if layer is None:  # pragma: no cover (CHANNEL_LAYERS is always configured)
+        raise CommandRejected("No channel layer is configured.")
+    reply_channel = await layer.new_channel()
+    message = {
+        "type": "ocpp.command",
+        "command_id": log_id,
+        "command": command,
+        "params": sent_params,
+        "reply_channel": reply_channel,
+    }
+    wait = command_timeout() if timeout is None else timeout
+    try:
+        await layer.send(channel_name, message)
+        reply = await asyncio.wait_for(_receive_reply(layer, reply_channel, log_id), wait)
+    except ChannelFull:
+        await _finish(log_id, outcome=CommandLog.Outcome.ERROR, error="Channel full.")
+        raise CommandRejected(
+            f"Charger {charge_point_id} has too many commands waiting: try again later."
+        ) from None
+    except TimeoutError:
+        # The consumer may be gone (its process died before marking the charger
+        # offline) or the charger is slow: either way, no answer.
+        error = f"No answer within {wait:g} s."
+        await _finish(log_id, outcome=CommandLog.Outcome.TIMEOUT, error=error)
+        raise ChargerNoAnswer(
+            f"Charger {charge_point_id} did not answer {command}: {error}"
+        ) from None
+
+    if not reply.get("ok"):
+        kind = str(reply.get("error") or "error")
+        detail = str(reply.get("message") or kind)
+        outcome, error_class = _FAILURES.get(kind, _FAILURES["error"])
+        await _finish(log_id, outcome=outcome, error=f"{kind}: {detail}")
+        if error_class is ChargerNoAnswer:
+            raise ChargerNoAnswer(f"Charger {charge_point_id} did not answer {command}: {detail}")
+        if error_class is CommandInvalid:
+            raise CommandInvalid(detail)
+        raise CommandRejected(f"Charger {charge_point_id} refused {command}: {detail}")
+
+    response = reply.get("result")
+    if not isinstance(response, dict):
+        response = {"status": "", "result": response}
+    status = str(response.get("status", ""))
+    await _finish(log_id, outcome=CommandLog.Outcome.ANSWERED, status=status, response=response)
+    return CommandResult(
+        command_id=log_id,
+        charge_point_id=charge_point_id,
+        command=command,
+        status=status,
+        response=response,
+    )
+
+
+def command_send_sync(
+    *,
+    charger: Charger | str,
+    command: str,
+    params: dict[str, Any] | None = None,
+    issued_by: AnyUser | None = None,
+    source: str,
+    timeout: float | None = None,
+) -> CommandResult:
+    """`command_send` for synchronous callers: API operations, admin actions, Celery
+    tasks, management commands. Blocks until the answer, the timeout or an error."""
+    return async_to_sync(command_send)(
+        charger=charger,
+        command=command,
+        params=params,
+        issued_by=issued_by,
+        source=source,
+        timeout=timeout,
+    )
+
+
+def charging_session_transaction_id(*, charge_point_id: str, session_id: int) -> str:
+    """The OCPP transaction id of an active session of THIS charger (remote stop, a
+    transaction's charging profile). A session of another charger is refused the
+    same way as a missing one: one station must never stop another's charge."""
+    session = (
+        ChargingSession.objects.filter(pk=session_id, charger__charge_point_id=charge_point_id)
+        .only("ocpp_transaction_id", "state")
+        .first()
+    )
+    if session is None:
+        raise CommandInvalid(f"Charger {charge_point_id} has no session {session_id}.")
+    if session.state != ChargingSession.State.ACTIVE:
+        raise CommandInvalid(f"Session {session_id} has already ended.")
+    return session.ocpp_transaction_id
+
+
+# --- internals ------------------------------------------------------------------------
+
+
+async def _receive_reply(layer: Any, reply_channel: str, command_id: int) -> dict[str, Any]:
+    while True:
+        reply: dict[str, Any] = await layer.receive(reply_channel)
+        # The reply channel is this command's own; anything else on it is a bug
+        # elsewhere, worth a log line but not worth failing the command for.
+        if reply.get("type") == "ocpp.command.result" and reply.get("command_id") == command_id:
+            return reply
+        logger.warning("Unexpected message on %s: %r", reply_channel, reply)
+
+
+@transaction.atomic
+def _command_log_create(
+    *,
+    charger: Charger | str,
+    command: str,
+    params: dict[str, Any],
+    issued_by: AnyUser | None,
+    source: str,
+) -> tuple[int, str, str]:
+    """Check the user's rights, log the command as pending; returns the log id, the
+    charge point id and the channel to send to ("" when offline), read fresh from
+    the database: the row the caller holds may predate a reconnect."""
+    charge_point_id = charger if isinstance(charger, str) else charger.charge_point_id
+    chargers = Charger.objects.all()
+    if issued_by is not None:
+        chargers = Charger.objects.visible_to(issued_by)
+    row = chargers.filter(charge_point_id=charge_point_id).only("pk", "channel_name").first()
+    if row is None:
+        raise NotFound(f"No charger with charge point id {charge_point_id!r}.")
+    if (
+        issued_by is not None
+        and not Charger.objects.editable_by(issued_by, MANAGE_ROLES).filter(pk=row.pk).exists()
+    ):
+        raise Forbidden(
+            "Your role in the charger's organization does not allow commands "
+            f"(it takes one of: {', '.join(sorted(MANAGE_ROLES))})."
+        )
+    user = issued_by if getattr(issued_by, "is_authenticated", False) else None
+    log = CommandLog.objects.create(
+        charger_id=row.pk,
+        command=command,
+        params=params,
+        issued_by=user,
+        source=source,
+        outcome=CommandLog.Outcome.PENDING,
+    )
+    return log.pk, charge_point_id, row.channel_name
+
+
+async def _finish(
+    log_id: int,
+    *,
+    outcome: str,
+    status: str = "",
+    response: dict[str, Any] | None = None,
+    error: str = "",
+) -> None:
+    await database_sync_to_async(_command_log_finish)(
+        log_id=log_id, outcome=outcome, status=status, response=response, error=error
+    )
+
+
+def _command_log_finish(
+    *, log_id: int, outcome: str, status: str, response: dict[str, Any] | None, error: str
+) -> None:
+    CommandLog.objects.filter(pk=log_id).update(
+        outcome=outcome,
+        status=status[:40],
+        response=response,
+        error=error,
+        answered_at=timezone.now() if outcome == CommandLog.Outcome.ANSWERED else None,
+    )
