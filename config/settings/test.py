@@ -9,3 +9,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ALLOWED_HOSTS = ["*"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
+# Tests never run collectstatic: without this WhiteNoise warns "No directory at
+# staticfiles/" once per request. Autorefresh looks files up per request instead.
+WHITENOISE_AUTOREFRESH = True
