@@ -21,6 +21,7 @@ from ninja.security import HttpBearer
 from apps.access.api import router as access_router
 from apps.chargers.api import router as chargers_router
 from apps.chargers.credentials import PasswordPolicyError
+from apps.chargers.exceptions import ChargerNoAnswer, ChargerOffline, CommandRejected
 from apps.sites.api import router as sites_router
 from apps.sites.exceptions import AlreadyExists, DomainError, Forbidden, InvalidReference, NotFound
 from apps.sites.models import ApiToken
@@ -171,6 +172,22 @@ def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
 @api.exception_handler(AlreadyExists)
 def _already_exists(request: HttpRequest, exc: AlreadyExists) -> HttpResponse:
     return _error(request, 409, str(exc))
+
+
+@api.exception_handler(ChargerOffline)
+def _charger_offline(request: HttpRequest, exc: ChargerOffline) -> HttpResponse:
+    return _error(request, 409, str(exc))
+
+
+@api.exception_handler(ChargerNoAnswer)
+def _charger_no_answer(request: HttpRequest, exc: ChargerNoAnswer) -> HttpResponse:
+    return _error(request, 504, str(exc))
+
+
+@api.exception_handler(CommandRejected)
+def _command_rejected(request: HttpRequest, exc: CommandRejected) -> HttpResponse:
+    # The charger answered with an OCPP error: the upstream failed, not the request.
+    return _error(request, 502, str(exc))
 
 
 @api.exception_handler(DomainError)

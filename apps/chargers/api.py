@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.responses import Status
 
 from apps.chargers import selectors, services
-from apps.chargers.models import Charger
-from apps.chargers.schemas import ChargerCreateIn, ChargerOut
+from apps.chargers.commands import command_send_sync
+from apps.chargers.exceptions import CommandInvalid
+from apps.chargers.models import Charger, CommandLog
+from apps.chargers.schemas import (
+    COMMAND_SCHEMAS,
+    ChargerCreateIn,
+    ChargerOut,
+    CommandIn,
+    CommandOut,
+)
 from apps.sites.schemas import PageIn, error_responses
 
 router = Router(tags=["chargers"])
@@ -46,3 +56,55 @@ def charger_register(request: HttpRequest, payload: ChargerCreateIn) -> Status[C
 def charger_get(request: HttpRequest, charge_point_id: str) -> object:
     """One charger by its charge point id (URL-encoded: `CP%2001` for `CP 01`)."""
     return selectors.charger_get(user=request.user, charge_point_id=charge_point_id)
+
+
+# --- remote commands ------------------------------------------------------------------
+# One operation per command, so that each body is typed and documented in the
+# OpenAPI schema, plus a catch-all that answers an unknown command name with 422.
+
+_COMMAND_ERRORS = error_responses(401, 403, 404, 409, 422, 502, 504)
+
+
+def _command_operation(command: str, schema: type[CommandIn]) -> Callable[..., object]:
+    def operation(request: HttpRequest, charge_point_id: str, payload: CommandIn) -> object:
+        # JSON-ready domain parameters: datetimes as ISO 8601, unset fields left out.
+        params = payload.model_dump(mode="json", exclude_none=True)
+        result = command_send_sync(
+            charger=charge_point_id,
+            command=command,
+            params=params,
+            issued_by=request.user,
+            source=CommandLog.Source.API,
+        )
+        return {**result.response, "command_id": result.command_id}
+
+    # ninja reads the body's type from the annotation: give each command its own.
+    operation.__annotations__ = {**operation.__annotations__, "payload": schema}
+    operation.__name__ = "charger_command_" + command.replace("-", "_")
+    operation.__doc__ = (
+        f"Send `{command}` to the charger and return its answer (OCPP 1.6 and 2.0.1 alike). "
+        "409: the charger is offline; 504: it did not answer in time; 502: it answered "
+        "with an OCPP error; 422: the body does not make a valid request."
+    )
+    return operation
+
+
+for _command, _schema in COMMAND_SCHEMAS.items():
+    router.post(
+        f"/chargers/{{charge_point_id}}/commands/{_command}",
+        response={200: CommandOut, **_COMMAND_ERRORS},
+        operation_id=f"charger_command_{_command.replace('-', '_')}",
+        summary=f"Command: {_command}",
+    )(_command_operation(_command, _schema))
+
+
+@router.post(
+    "/chargers/{charge_point_id}/commands/{command}",
+    response={200: CommandOut, **_COMMAND_ERRORS},
+    include_in_schema=False,
+)
+def charger_command_unknown(request: HttpRequest, charge_point_id: str, command: str) -> object:
+    """Any other name: the list of valid ones (422)."""
+    raise CommandInvalid(
+        f"Unknown command {command!r}. Valid commands: {', '.join(sorted(COMMAND_SCHEMAS))}."
+    )

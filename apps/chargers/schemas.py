@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from ninja import Field, Schema
+from pydantic import AwareDatetime, ConfigDict
 
 from apps.chargers.models import Charger, Connector
 from apps.sites.schemas import RefOut
@@ -71,3 +73,205 @@ class ChargerCreateIn(Schema):
     def max_power_w(self) -> int:
         # Whole watts: 7.4 kW is 7400 W, not 7400.000000000001.
         return round(self.max_power_kw * 1000)
+
+
+# --- remote commands: POST /chargers/{charge_point_id}/commands/{command} ------------
+# The body of each command. Field types and required fields are checked here (422
+# before anything is sent); the meaning of each value for the charger's OCPP version
+# is checked where the request is built (apps/ocpp_consumer/commands.py), and its
+# refusals are 422 too. Enumerations accept the domain words shown and the OCPP
+# spellings ("soft" or "Soft", "tx_default" or "TxDefaultProfile").
+
+
+class CommandIn(Schema):
+    # A misspelt field must not be ignored: "conector_id" would unlock connector 1.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ResetIn(CommandIn):
+    type: str = Field(description="soft (wait for transactions to end) or hard.")
+
+
+class ChargingSchedulePeriodIn(CommandIn):
+    start_period: int = Field(ge=0, description="Seconds from the start of the schedule.")
+    limit: float = Field(ge=0, description="In the schedule's rate unit (W or A).")
+    number_phases: int | None = Field(None, ge=1, le=3)
+
+
+class ChargingScheduleIn(CommandIn):
+    rate_unit: str = Field(description="W or A.")
+    periods: list[ChargingSchedulePeriodIn] = Field(min_length=1)
+    duration: int | None = Field(None, ge=1, description="Seconds.")
+    start_at: AwareDatetime | None = None
+    min_charging_rate: float | None = Field(None, ge=0)
+
+
+class ChargingProfileIn(CommandIn):
+    id: int = Field(ge=0)
+    stack_level: int = Field(0, ge=0)
+    purpose: str = Field(description="charger_max, tx_default or tx.")
+    kind: str = Field("absolute", description="absolute, recurring or relative.")
+    recurrency_kind: str | None = Field(None, description="daily or weekly (recurring only).")
+    valid_from: AwareDatetime | None = None
+    valid_to: AwareDatetime | None = None
+    session_id: int | None = Field(None, description="For a tx profile: the session it limits.")
+    schedule: ChargingScheduleIn
+
+
+class RemoteStartIn(CommandIn):
+    connector_id: int | None = Field(None, ge=1, description="Left out: the charger chooses.")
+    id_tag: str = Field(min_length=1, max_length=36, description="At most 20 characters on 1.6.")
+    id_token_type: str | None = Field(
+        None, description="2.0.1 only: rfid, app (default), vehicle_mac or an OCPP IdTokenEnum."
+    )
+    charging_profile: ChargingProfileIn | None = None
+
+
+class RemoteStopIn(CommandIn):
+    session_id: int = Field(ge=1, description="An active session of this charger.")
+
+
+class UnlockConnectorIn(CommandIn):
+    connector_id: int = Field(ge=1)
+
+
+class ChangeAvailabilityIn(CommandIn):
+    connector_id: int = Field(0, ge=0, description="0: the whole charger.")
+    available: bool
+
+
+class TriggerMessageIn(CommandIn):
+    message: str = Field(
+        description="BootNotification, Heartbeat, MeterValues, StatusNotification, "
+        "FirmwareStatusNotification, DiagnosticsStatusNotification (LogStatusNotification "
+        "on 2.0.1); 2.0.1 also TransactionEvent and the certificate triggers."
+    )
+    connector_id: int | None = Field(None, ge=1)
+
+
+class GetConfigurationIn(CommandIn):
+    keys: list[str] | None = Field(
+        None,
+        description="1.6 keys, or 2.0.1 'Component.Variable' (well-known 1.6 keys work on "
+        "2.0.1 too). Left out: everything (on 2.0.1, a configuration report that "
+        "arrives as NotifyReport events).",
+    )
+
+
+class ChangeConfigurationIn(CommandIn):
+    key: str | None = Field(None, description="1.6 key, or 2.0.1 'Component.Variable'.")
+    value: str | int | float | bool
+    component: str | None = Field(None, description="2.0.1, instead of key.")
+    variable: str | None = Field(None, description="2.0.1, instead of key.")
+    component_instance: str | None = None
+    variable_instance: str | None = None
+
+
+class EmptyCommandIn(CommandIn):
+    pass
+
+
+class LocalListEntryIn(CommandIn):
+    id_tag: str = Field(min_length=1, max_length=36)
+    status: str | None = Field(
+        None,
+        description="Accepted, Blocked, Expired, Invalid or ConcurrentTx. Left out: Accepted "
+        "in a full update; removes the token in a differential one.",
+    )
+    expiry_at: AwareDatetime | None = None
+    parent_id_tag: str | None = Field(None, max_length=36)
+    id_token_type: str | None = None
+
+
+class SendLocalListIn(CommandIn):
+    version: int = Field(ge=1)
+    update_type: str = Field("full", description="full or differential.")
+    entries: list[LocalListEntryIn] = Field(default_factory=list)
+
+
+class ReserveNowIn(CommandIn):
+    connector_id: int = Field(0, ge=0, description="0: any connector.")
+    id_tag: str = Field(min_length=1, max_length=36)
+    expiry_at: AwareDatetime
+    reservation_id: int | None = Field(None, ge=0, description="Left out: the command's id.")
+    parent_id_tag: str | None = Field(None, max_length=36)
+    id_token_type: str | None = None
+
+
+class CancelReservationIn(CommandIn):
+    reservation_id: int = Field(ge=0)
+
+
+class SetChargingProfileIn(CommandIn):
+    connector_id: int = Field(0, ge=0, description="0: the whole charger.")
+    profile: ChargingProfileIn
+
+
+class ClearChargingProfileIn(CommandIn):
+    profile_id: int | None = Field(None, ge=0)
+    connector_id: int | None = Field(None, ge=0)
+    purpose: str | None = None
+    stack_level: int | None = Field(None, ge=0)
+
+
+class GetCompositeScheduleIn(CommandIn):
+    connector_id: int = Field(0, ge=0)
+    duration: int = Field(ge=1, description="Seconds.")
+    rate_unit: str | None = Field(None, description="W or A.")
+
+
+class UpdateFirmwareIn(CommandIn):
+    location: str = Field(min_length=1, max_length=512, description="URL of the firmware.")
+    retrieve_at: AwareDatetime | None = Field(None, description="Left out: now.")
+    retries: int | None = Field(None, ge=0)
+    retry_interval: int | None = Field(None, ge=0)
+    install_at: AwareDatetime | None = Field(None, description="2.0.1 only.")
+    signing_certificate: str | None = Field(None, description="2.0.1 only.")
+    signature: str | None = Field(None, description="2.0.1 only.")
+
+
+class GetDiagnosticsIn(CommandIn):
+    location: str = Field(min_length=1, max_length=512, description="Where to upload to.")
+    start_at: AwareDatetime | None = None
+    stop_at: AwareDatetime | None = None
+    retries: int | None = Field(None, ge=0)
+    retry_interval: int | None = Field(None, ge=0)
+
+
+class DataTransferIn(CommandIn):
+    vendor_id: str = Field(min_length=1, max_length=255)
+    message_id: str | None = Field(None, max_length=50)
+    data: Any = Field(None, description="Sent as JSON text to 1.6 chargers.")
+
+
+COMMAND_SCHEMAS: dict[str, type[CommandIn]] = {
+    "reset": ResetIn,
+    "remote-start": RemoteStartIn,
+    "remote-stop": RemoteStopIn,
+    "unlock-connector": UnlockConnectorIn,
+    "change-availability": ChangeAvailabilityIn,
+    "trigger-message": TriggerMessageIn,
+    "get-configuration": GetConfigurationIn,
+    "change-configuration": ChangeConfigurationIn,
+    "clear-cache": EmptyCommandIn,
+    "send-local-list": SendLocalListIn,
+    "get-local-list-version": EmptyCommandIn,
+    "reserve-now": ReserveNowIn,
+    "cancel-reservation": CancelReservationIn,
+    "set-charging-profile": SetChargingProfileIn,
+    "clear-charging-profile": ClearChargingProfileIn,
+    "get-composite-schedule": GetCompositeScheduleIn,
+    "update-firmware": UpdateFirmwareIn,
+    "get-diagnostics": GetDiagnosticsIn,
+    "data-transfer": DataTransferIn,
+}
+
+
+class CommandOut(Schema):
+    """The charger's answer. Besides these two fields, what the command returns:
+    configuration keys, a schedule, a file name, a reservation or request id."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str = Field(description="As the charger put it: Accepted, Rejected, Scheduled, ...")
+    command_id: int = Field(description="The command's entry in the command log.")

@@ -1,0 +1,35 @@
+"""Celery tasks of the chargers app: ids in, one service call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.contrib.auth import get_user_model
+
+from apps.chargers.commands import command_send_sync
+from apps.chargers.models import Charger, CommandLog
+
+
+# No automatic retries: a command is not idempotent (a second remote-start could
+# start a second session); each attempt is in the command log with its outcome.
+@shared_task(name="chargers.charger_command_send")
+def charger_command_send(
+    charger_id: int,
+    command: str,
+    params: dict[str, Any] | None = None,
+    issued_by_id: int | None = None,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """Send a remote command from a worker (any process: the answer comes back
+    through the channel layer). Returns the charger's answer with its command id."""
+    issued_by = get_user_model().objects.filter(pk=issued_by_id).first() if issued_by_id else None
+    result = command_send_sync(
+        charger=Charger.objects.only("charge_point_id").get(pk=charger_id),
+        command=command,
+        params=params,
+        issued_by=issued_by,
+        source=CommandLog.Source.TASK,
+        timeout=timeout,
+    )
+    return {**result.response, "command_id": result.command_id}
