@@ -12,7 +12,8 @@ import pytest
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.db import models
+from django.db import connection, models
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -535,3 +536,38 @@ def test_inlines_show_own_rows_only(client, manager_a, org_a) -> None:
         for form in inline.formset.initial_forms
     }
     assert charger in inline_rows
+
+
+def test_changelist_queries_do_not_grow_with_rows(client, manager_a, org_a, world: World) -> None:
+    """list_select_related and annotations keep every changelist at a fixed number
+    of queries, however many rows it shows (no N+1)."""
+    client.force_login(manager_a)
+    changelist = url(world.model, "changelist")
+    client.get(changelist)  # warm per-process caches (content types, sessions)
+    with CaptureQueriesContext(connection) as few:
+        client.get(changelist)
+    if world.model is Organization:
+        for _ in range(4):
+            org = factories.OrganizationFactory()
+            factories.MembershipFactory(user=manager_a, organization=org, role="viewer")
+            manager_a.__dict__.pop("_plugboard_org_ids", None)
+    else:
+        for _ in range(4):
+            BUILDERS[world.model](org_a)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(changelist)
+    assert len(response.context["cl"].result_list) >= 5
+    assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
+
+
+def test_admin_index_lists_domain_models_for_a_manager(client, manager_a) -> None:
+    client.force_login(manager_a)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 200
+    listed = {
+        model["object_name"] for app in response.context["app_list"] for model in app["models"]
+    }
+    assert {"Charger", "Property", "Vehicle", "ApiToken"} <= listed
+    # Django's own user admin stays with superusers: managers never browse all users.
+    assert "User" not in listed
+    assert client.get(reverse("admin:auth_user_changelist")).status_code == 403

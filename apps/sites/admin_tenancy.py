@@ -96,7 +96,9 @@ class TenantRelatedFieldListFilter(admin.RelatedFieldListFilter):
         ordering = self.field_admin_ordering(field, request, model_admin) or (
             related._meta.pk.name,
         )
-        return [(obj.pk, str(obj)) for obj in qs.order_by(*ordering)]
+        # Labels often name a parent ("Property / Zone"): fetch parents in the same query.
+        qs = qs.select_related().order_by(*ordering)
+        return [(obj.pk, str(obj)) for obj in qs]
 
 
 class TenantModelForm(forms.ModelForm):
