@@ -1,0 +1,201 @@
+"""The websocket consumer: one instance per connected charger.
+
+It negotiates the subprotocol, authenticates the charger before accepting the
+socket, records the connection through a chargers service, feeds every frame to
+the version handler, and runs commands that arrive over the channel layer (from
+the API, the admin or a Celery task, in any process) as tasks, so that the
+charger's answer to them can arrive while they wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import importlib
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
+from ocpp.exceptions import OCPPError
+
+from apps.chargers import services
+from apps.chargers.models import Charger
+from apps.ocpp_consumer.handlers.base import HandlerBase
+from apps.ocpp_consumer.handlers.v16 import Handler16
+from apps.ocpp_consumer.handlers.v201 import Handler201
+
+log = logging.getLogger(__name__)
+
+# Subprotocol → (version, handler). 2.1 is left out: the package's 2.1 support
+# has no ChargePoint class of its own yet (docs/conformance.md).
+SUBPROTOCOLS: dict[str, tuple[str, type[HandlerBase]]] = {
+    "ocpp1.6": (Charger.OcppVersion.V16, Handler16),
+    "ocpp2.0.1": (Charger.OcppVersion.V201, Handler201),
+}
+# How long an outbound call waits for the charger's answer. Callers across the
+# channel layer wait a little longer, so that they hear "timeout" from us.
+RESPONSE_TIMEOUT_S = 30
+# Close code for a socket replaced by the same charger's newer connection.
+CLOSE_TAKEN_OVER = 4000
+
+
+def basic_credentials(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str | None, bool]:
+    """(username, password, malformed) from an HTTP Basic Authorization header."""
+    for name, value in headers:
+        if name.lower() != b"authorization":
+            continue
+        scheme, _, encoded = value.decode("latin-1").partition(" ")
+        if scheme.lower() != "basic":
+            return None, None, True
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None, None, True
+        username, sep, password = decoded.partition(":")
+        if not sep:
+            return None, None, True
+        return username, password, False
+    return None, None, False
+
+
+class _Socket:
+    """What the handler sends through: the consumer's socket."""
+
+    def __init__(self, consumer: OcppConsumer) -> None:
+        self._consumer = consumer
+
+    async def send(self, text: str) -> None:
+        await self._consumer.send(text_data=text)
+
+
+class OcppConsumer(AsyncWebsocketConsumer):
+    cp: HandlerBase | None = None
+    charger: Charger | None = None
+
+    async def connect(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+        route = self.scope["url_route"]["kwargs"]
+        charge_point_id: str = route["charge_point_id"]
+        onboarding_key: str | None = route.get("onboarding_key")
+        client = self.scope.get("client") or ("?", 0)
+
+        offered = self.scope.get("subprotocols") or []
+        chosen = next((p for p in offered if p in SUBPROTOCOLS), None)
+        if chosen is None:
+            log.warning(
+                "Refused %s from %s: no supported subprotocol in %s",
+                charge_point_id,
+                client[0],
+                offered,
+            )
+            await self.close()
+            return
+
+        username, password, malformed = basic_credentials(self.scope.get("headers", []))
+        if malformed:
+            log.warning("Refused %s from %s: malformed credentials", charge_point_id, client[0])
+            await self.close()
+            return
+        admission = await database_sync_to_async(services.charger_admit)(
+            charge_point_id=charge_point_id,
+            onboarding_key=onboarding_key,
+            username=username,
+            password=password,
+        )
+        if admission.charger is None:
+            # Never log the password; the username is the id or an attempt at one.
+            log.warning(
+                "Refused %s from %s: %s (username %r)",
+                charge_point_id,
+                client[0],
+                admission.refusal,
+                username,
+            )
+            await self.close()
+            return
+
+        version, handler_class = SUBPROTOCOLS[chosen]
+        self.charger = admission.charger
+        await self.accept(subprotocol=chosen)
+        self.cp = handler_class(self.charger, _Socket(self), response_timeout=RESPONSE_TIMEOUT_S)
+        previous = await database_sync_to_async(services.charger_connected)(
+            charger=self.charger,
+            channel_name=self.channel_name,
+            ocpp_version=version,
+            at=timezone.now(),
+        )
+        if previous:
+            # The charger reconnected while its old socket looked open: the new
+            # connection wins, the old consumer (in whichever process) closes.
+            await self.channel_layer.send(previous, {"type": "ocpp.takeover"})
+        log.info("%s connected (%s, %s)", charge_point_id, chosen, client[0])
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.cp is None:
+            return
+        # OCPP-J uses text frames; a binary one is read as UTF-8 text all the same.
+        text = (
+            text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
+        )
+        try:
+            await self.cp.route_message(text, max_bytes=settings.OCPP_MAX_FRAME_BYTES)
+        except Exception:
+            # route_message answers everything a charger can send; this is our bug.
+            # Keep the connection: the charger will retry its message.
+            log.exception("%s: frame handling failed", self.charger)
+
+    async def disconnect(self, code: int) -> None:
+        for task in list(getattr(self, "_tasks", ())):
+            task.cancel()
+        if self.charger is None or self.cp is None:
+            return
+        await database_sync_to_async(services.charger_disconnected)(
+            charger=self.charger, channel_name=self.channel_name, at=timezone.now()
+        )
+        log.info("%s disconnected (%s)", self.charger, code)
+
+    # --- channel-layer messages -----------------------------------------------
+
+    async def ocpp_takeover(self, message: dict[str, Any]) -> None:
+        log.info("%s: newer connection took over, closing this one", self.charger)
+        await self.close(code=CLOSE_TAKEN_OVER)
+
+    async def ocpp_command(self, message: dict[str, Any]) -> None:
+        # Never await the charger's answer here: Channels hands this consumer one
+        # message at a time, so the answer (a websocket frame) could not arrive.
+        task = asyncio.create_task(self._run_command(message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_command(self, message: dict[str, Any]) -> None:
+        reply: dict[str, Any] = {"type": "ocpp.command.result", "command_id": message["command_id"]}
+        try:
+            if self.cp is None:
+                raise RuntimeError("The charger is not connected.")
+            # Imported late: the command catalogue is its own module, loaded only
+            # when a command comes.
+            commands = importlib.import_module("apps.ocpp_consumer.commands")
+            result = await commands.execute(
+                self.cp, self.cp.version, message["command"], message.get("params") or {}
+            )
+            reply |= {"ok": True, "result": result}
+        except TimeoutError as exc:  # asyncio.TimeoutError is TimeoutError
+            reply |= {"ok": False, "error": "timeout", "message": str(exc)}
+        except asyncio.CancelledError:
+            reply |= {
+                "ok": False,
+                "error": "timeout",
+                "message": "The charger disconnected before answering.",
+            }
+        except OCPPError as exc:
+            reply |= {"ok": False, "error": "call_error", "message": str(exc)}
+        except ValueError as exc:
+            reply |= {"ok": False, "error": "bad_request", "message": str(exc)}
+        except Exception as exc:
+            log.exception("%s: command %s failed", self.charger, message.get("command"))
+            reply |= {"ok": False, "error": "error", "message": str(exc)}
+        await self.channel_layer.send(message["reply_channel"], reply)
