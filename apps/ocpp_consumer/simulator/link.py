@@ -83,7 +83,7 @@ def readings(station: Station, c: ConnectorState) -> list[tuple[str, float, str,
     the energy register, power, current and voltage per phase, and the SoC the
     vehicle reports (ISO 15118 / DC; many AC stations cannot know it)."""
     meter = c.meter
-    phases = ["L1", "L2", "L3"][: meter.phases]
+    phases: list[str | None] = [None] if station.spec.dc else ["L1", "L2", "L3"][: meter.phases]
     # Mains voltage wanders by a volt or two; the register is the meter's integer Wh.
     voltage = round(meter.voltage_v + station.rng.uniform(-2.0, 2.0), 1)
     current = round(meter.current_per_phase_a(), 2)
@@ -92,7 +92,7 @@ def readings(station: Station, c: ConnectorState) -> list[tuple[str, float, str,
         ("Power.Active.Import", round(meter.power_w, 1), "W", None),
     ]
     values += [("Current.Import", current, "A", p) for p in phases]
-    values += [("Voltage", voltage, "V", f"{p}-N") for p in phases]
+    values += [("Voltage", voltage, "V", f"{p}-N" if p else None) for p in phases]
     if c.vehicle is not None:
         values.append(("SoC", round(c.vehicle.soc_percent, 1), "Percent", None))
     return values

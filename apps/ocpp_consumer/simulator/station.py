@@ -82,6 +82,8 @@ class StationSpec:
     model: str = "Simulator"
     serial_number: str = ""
     firmware_version: str = "1.0.0"
+    # Tags its drivers present; empty: the run's `SimOptions.id_tags`.
+    id_tags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -105,6 +107,8 @@ class SimOptions:
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 60.0
     offline_queue_max: int = 1000
+    # Tags in a transaction anywhere in this run: a driver is at one charger at a time.
+    tags_in_use: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -159,9 +163,10 @@ class Station:
         self.subprotocol = link_class.subprotocol
         self.password = options.password
         self.firmware_version = spec.firmware_version
-        voltage = spec.voltage_v
+        # A DC station meters one DC circuit at the battery's voltage.
+        voltage, phases = (400.0, 1) if spec.dc else (spec.voltage_v, spec.phases)
         self.connectors = {
-            n: ConnectorState(n, Meter(voltage_v=voltage, phases=spec.phases))
+            n: ConnectorState(n, Meter(voltage_v=voltage, phases=phases))
             for n in range(1, spec.connectors + 1)
         }
         # Each connector's register starts somewhere plausible for a used station.
@@ -384,7 +389,9 @@ class Station:
     def _pick_tag(self, c: ConnectorState) -> str:
         if c.reservation is not None:
             return c.reservation.id_tag  # the driver who reserved arrives
-        return self.rng.choice(self.options.id_tags)
+        tags = self.spec.id_tags or self.options.id_tags
+        free = [t for t in tags if t not in self.options.tags_in_use]
+        return self.rng.choice(free or tags)
 
     def _expire_reservation(self, c: ConnectorState) -> bool:
         if c.reservation and c.reservation.expires_at <= utcnow():
@@ -438,6 +445,7 @@ class Station:
                 return
         c.id_tag = tag
         c.stop_reason = None
+        self.options.tags_in_use.add(tag)
         started = await self.link_required().start_transaction(c)
         if c.reservation and c.reservation.id_tag == tag:
             c.reservation = None
@@ -520,6 +528,7 @@ class Station:
             self.profiles.drop_transaction(c.transaction_id)
         c.transaction_id = None
         c.tx_started_at = None
+        self.options.tags_in_use.discard(c.id_tag or "")
         c.id_tag = None
         c.stop_reason = None
         c.meter.power_w = 0.0
