@@ -90,8 +90,9 @@ class RecentSessionsFormSet(forms.BaseInlineFormSet):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        recent = list(self.queryset.values_list("pk", flat=True)[:RECENT_SESSIONS])
-        self.queryset = self.queryset.filter(pk__in=recent)
+        if self.queryset is not None:
+            recent = list(self.queryset.values_list("pk", flat=True)[:RECENT_SESSIONS])
+            self.queryset = self.queryset.filter(pk__in=recent)
 
 
 class RecentSessionsInline(TenantTabularInline):
@@ -306,7 +307,7 @@ class ChargingSessionAdmin(ChargerDataAdmin):
         "person",
         "vehicle",
     )
-    list_filter = ("state", "charger__zone__property", "charger")
+    list_filter = ("state", "had_offline_events", "charger__zone__property", "charger")
     list_select_related = ("charger", "connector", "person", "vehicle")
     search_fields = ("ocpp_transaction_id", "id_tag", "charger__charge_point_id")
     ordering = ("-started_at",)
@@ -314,8 +315,9 @@ class ChargingSessionAdmin(ChargerDataAdmin):
     inlines = (SessionEventInline,)
 
     @admin.display(description="connector", ordering="connector__connector_id")
-    def connector_number(self, obj: ChargingSession) -> int:
-        return obj.connector.connector_id
+    def connector_number(self, obj: ChargingSession) -> int | str:
+        # Empty when a multi-EVSE 2.0.1 station never said which EVSE it was.
+        return obj.connector.connector_id if obj.connector is not None else "—"
 
     @admin.display(description="energy", ordering="energy_wh")
     def energy(self, obj: ChargingSession) -> str:

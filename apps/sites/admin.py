@@ -3,7 +3,7 @@ zones, and API tokens. Tenancy rules come from apps/sites/admin_tenancy.py."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
@@ -22,6 +22,7 @@ from apps.sites.models import ApiToken, Circuit, Membership, Organization, Prope
 from apps.sites.tenancy import is_unrestricted
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import User
     from django.http import HttpRequest
 
 # Organizations and their memberships are changed by their owners only.
@@ -74,7 +75,7 @@ class MembershipAdmin(TenantModelAdmin):
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "user":
+        if field is not None and db_field.name == "user":
             field.help_text = (
                 "Someone who already belongs to one of your organizations. New logins "
                 "are created by an administrator."
@@ -193,7 +194,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
             return qs
         return qs.filter(user_id=request.user.pk)
 
-    def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> Any:
         fields = ["name", "expires_at"]
         if is_unrestricted(request.user):
             fields.insert(0, "user")
@@ -243,7 +244,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        owner = form.cleaned_data.get("user") or request.user
+        # Only superusers get the user field; everyone else makes their own tokens.
+        owner = cast("User", form.cleaned_data.get("user") or request.user)
         token, raw = services.api_token_create(
             user=owner, name=obj.name, expires_at=form.cleaned_data.get("expires_at")
         )

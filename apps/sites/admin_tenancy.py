@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
+from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -90,7 +91,7 @@ class TenantRelatedFieldListFilter(admin.RelatedFieldListFilter):
 
     def field_choices(
         self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin
-    ) -> list[tuple[Any, str]]:
+    ) -> list[tuple[str, Any]]:
         related = field.remote_field.model
         qs = scope_visible(related._default_manager.all(), request.user)
         ordering = self.field_admin_ordering(field, request, model_admin) or (
@@ -98,7 +99,7 @@ class TenantRelatedFieldListFilter(admin.RelatedFieldListFilter):
         )
         # Labels often name a parent ("Property / Zone"): fetch parents in the same query.
         qs = qs.select_related().order_by(*ordering)
-        return [(obj.pk, str(obj)) for obj in qs]
+        return [(str(obj.pk), str(obj)) for obj in qs]
 
 
 class TenantModelForm(forms.ModelForm):
@@ -106,7 +107,8 @@ class TenantModelForm(forms.ModelForm):
     of two organizations must not hang org 1's vehicle under org 2's fleet)."""
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         orgs: dict[int, str] = {}
         for name, value in cleaned.items():
             values: list[Any]
@@ -172,7 +174,7 @@ class TenantAdminMixin:
         try:
             source = apps.get_model(request.GET["app_label"], request.GET["model_name"])
             source_admin = self.admin_site.get_model_admin(source)  # type: ignore[attr-defined]
-        except (KeyError, LookupError, admin.exceptions.NotRegistered):
+        except (KeyError, LookupError, NotRegistered):
             return self.write_roles
         return getattr(source_admin, "write_roles", self.write_roles)
 

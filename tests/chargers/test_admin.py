@@ -231,3 +231,20 @@ def test_sessions_and_samples_are_read_only(client, manager_a, zone_a) -> None:
     assert listing.status_code == 200
     assert listing.context["cl"].show_full_result_count is False
     assert MeterSample.objects.filter(pk=sample.pk).exists()
+
+
+def test_session_list_copes_with_unknown_connector_and_readings(client, manager_a, zone_a) -> None:
+    """A 2.0.1 station may never name the EVSE or report a start reading."""
+    charger = factories.ChargerFactory(zone=zone_a)
+    session = ChargingSession.objects.create(
+        charger=charger,
+        connector=None,
+        ocpp_transaction_id="tx-201",
+        meter_start_wh=None,
+        started_at=timezone.now(),
+    )
+    client.force_login(manager_a)
+    response = client.get(reverse("admin:chargers_chargingsession_changelist"))
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [session]
+    assert "tx-201" in response.text
