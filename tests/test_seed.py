@@ -201,3 +201,19 @@ def test_seed_demo_force_seeds_when_debug_is_off(settings):
 
     assert "Demo data created" in output
     assert Organization.objects.count() == 3
+
+
+def test_seed_demo_manager_sees_only_elm_court_in_the_admin(debug, client):
+    output = seed()
+    username, password = printed_login(output, "property manager")
+    assert client.login(username=username, password=password)
+
+    chargers = client.get(reverse("admin:chargers_charger_changelist"), {"all": ""})
+    vehicles = client.get(reverse("admin:access_vehicle_changelist"))
+
+    assert chargers.status_code == 200 and vehicles.status_code == 200
+    page = chargers.content.decode()
+    assert "ELM-GARAGE-01" in page and "ELM-STAFF-01" in page
+    assert "RIV-" not in page and "SWF-" not in page
+    assert "ORE 4821" in vehicles.content.decode()  # a resident's car
+    assert "SWP-" not in vehicles.content.decode()  # the fleet's vans

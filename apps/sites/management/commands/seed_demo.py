@@ -486,6 +486,8 @@ class Command(BaseCommand):
             "  (a password you changed since the first seed stays as you set it)",
             "",
             "Demo chargers have no password (OCPP security profile 0, for localhost only):",
-            f"  point a simulator at {ws_url}/ocpp/ELM-GARAGE-01",
+            f"  they connect at {ws_url}/ocpp/<charge point id>, e.g. with",
+            f"  .venv/bin/python manage.py simulate_chargers --url {ws_url}"
+            " --ids ELM-GARAGE-01 SWF-DEPOT-01",
         ]
         self.stdout.write("\n".join(lines))
