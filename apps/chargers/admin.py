@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -25,6 +26,7 @@ from apps.chargers.models import (
     SessionEvent,
     StatusChange,
 )
+from apps.sites.admin_once import shown_once_response
 from apps.sites.admin_tenancy import (
     TenantModelAdmin,
     TenantModelForm,
@@ -229,31 +231,57 @@ class ChargerAdmin(TenantModelAdmin):
             obj._state.db = created._state.db
             obj.save()
         if generated:
-            self._show_passwords_once(request, [(obj, generated)])
+            # Rendered by response_add / response_change, in this same request.
+            request._new_charger_passwords = [(obj, generated)]  # type: ignore[attr-defined]
         elif password:
             self.message_user(request, f"{obj}: the new password is set.", messages.SUCCESS)
 
-    def _show_passwords_once(self, request: HttpRequest, pairs: list[tuple[Charger, str]]) -> None:
-        lines = "; ".join(f"{charger}: {password}" for charger, password in pairs)
-        self.message_user(
+    def response_add(
+        self, request: HttpRequest, obj: Charger, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        pairs = getattr(request, "_new_charger_passwords", None)
+        if pairs:
+            return self._passwords_page(request, pairs)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Charger) -> HttpResponse:
+        pairs = getattr(request, "_new_charger_passwords", None)
+        if pairs:
+            return self._passwords_page(request, pairs)
+        return super().response_change(request, obj)
+
+    def _passwords_page(
+        self, request: HttpRequest, pairs: list[tuple[Charger, str]]
+    ) -> HttpResponse:
+        if len(pairs) == 1:
+            next_url = reverse("admin:chargers_charger_change", args=[pairs[0][0].pk])
+            next_label = f"Back to {pairs[0][0]}"
+        else:
+            next_url, next_label = reverse("admin:chargers_charger_changelist"), "Back to chargers"
+        return shown_once_response(
+            self,
             request,
-            f"New charger password(s) — copy them now, they are shown only this once: {lines}",
-            messages.WARNING,
+            title="New charger password" + ("s" if len(pairs) > 1 else ""),
+            secrets=[f"OCPP password of {charger}: {password}" for charger, password in pairs],
+            next_url=next_url,
+            next_label=next_label,
         )
 
     @admin.action(description="Generate a new OCPP password", permissions=["change"])
-    def generate_new_password(self, request: HttpRequest, queryset: QuerySet[Charger]) -> None:
+    def generate_new_password(
+        self, request: HttpRequest, queryset: QuerySet[Charger]
+    ) -> HttpResponse | None:
         pairs = []
         for charger in scope_editable(queryset, request.user, self.write_roles):
             password = credentials.generate_password()
             services.charger_set_password(charger=charger, password=password)
             pairs.append((charger, password))
-        if pairs:
-            self._show_passwords_once(request, pairs)
-        else:
+        if not pairs:
             self.message_user(
                 request, "None of the selected chargers may be changed by you.", messages.WARNING
             )
+            return None
+        return self._passwords_page(request, pairs)
 
 
 @admin.register(Connector)

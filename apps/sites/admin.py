@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
+from django.urls import reverse
 
 from apps.access.models import AccessPolicy
 from apps.chargers.models import Charger
 from apps.sites import services
+from apps.sites.admin_once import shown_once_response
 from apps.sites.admin_tenancy import (
     TenantModelAdmin,
     TenantStackedInline,
@@ -23,7 +25,7 @@ from apps.sites.tenancy import is_unrestricted
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
-    from django.http import HttpRequest
+    from django.http import HttpRequest, HttpResponse
 
 # Organizations and their memberships are changed by their owners only.
 OWNER_ROLES = frozenset({Membership.Role.OWNER.value})
@@ -257,10 +259,22 @@ class ApiTokenAdmin(admin.ModelAdmin):
         obj.created_at = token.created_at
         obj._state.adding = False
         obj._state.db = token._state.db
-        self.message_user(
+        # Rendered by response_add, in this same request.
+        request._new_api_token = raw  # type: ignore[attr-defined]
+
+    def response_add(
+        self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        raw = getattr(request, "_new_api_token", None)
+        if raw is None:
+            return super().response_add(request, obj, post_url_continue)
+        return shown_once_response(
+            self,
             request,
-            f"The token is {raw} — copy it now: it is shown only this once.",
-            messages.WARNING,
+            title="New API token",
+            secrets=[f"API token “{obj.name}”: {raw}"],
+            next_url=reverse("admin:sites_apitoken_changelist"),
+            next_label="Back to API tokens",
         )
 
     @admin.action(description="Revoke the selected tokens")
