@@ -571,3 +571,11 @@ def test_admin_index_lists_domain_models_for_a_manager(client, manager_a) -> Non
     # Django's own user admin stays with superusers: managers never browse all users.
     assert "User" not in listed
     assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
+
+
+def test_superuser_opens_every_page(client, superuser, world: World) -> None:
+    client.force_login(superuser)
+    assert client.get(url(world.model, "change", world.b.pk)).status_code == 200
+    assert client.get(url(world.model, "delete", world.b.pk)).status_code == 200
+    add = client.get(url(world.model, "add"))
+    assert add.status_code == (403 if world.model in READ_ONLY else 200)
