@@ -55,6 +55,7 @@ class HandlerBase:
     # Filled by the package's base classes.
     _ocpp_version: str
     _response_queue: Any
+    _call_lock: Any
     route_map: dict[str, dict[str, Any]]
     known_actions: frozenset[str] = frozenset()
 
@@ -87,9 +88,13 @@ class HandlerBase:
         if message.message_type_id == MessageType.Call:
             assert isinstance(message, Call)  # noqa: S101 - narrows the type for mypy
             await self._send(await self._answer(message))
-        else:
-            # A response to one of our calls: call() waits for it on this queue.
+        elif self._call_lock.locked():
+            # A response to our call in flight: call() waits for it on this queue
+            # (and skips one with another id).
             self._response_queue.put_nowait(message)
+        else:
+            # Nobody waits: queueing it would only let a charger fill our memory.
+            log.info("%s: response to no call of ours dropped: %.200s", self.charger, raw)
 
     async def _answer(self, call: Call) -> str:
         version = self.version
