@@ -76,7 +76,9 @@ def _command_operation(command: str, schema: type[CommandIn]) -> Callable[..., o
             issued_by=request.user,
             source=CommandLog.Source.API,
         )
-        return {**result.response, "command_id": result.command_id}
+        # An instance, not a dict: ninja re-validating a dict would drop the fields
+        # that only some commands return (configuration keys, a schedule, ...).
+        return CommandOut.model_validate({**result.response, "command_id": result.command_id})
 
     # ninja reads the body's type from the annotation: give each command its own.
     operation.__annotations__ = {**operation.__annotations__, "payload": schema}

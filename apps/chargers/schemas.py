@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ninja import Field, Schema
-from pydantic import AwareDatetime, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from apps.chargers.models import Charger, Connector
 from apps.sites.schemas import RefOut
@@ -267,9 +267,10 @@ COMMAND_SCHEMAS: dict[str, type[CommandIn]] = {
 }
 
 
-class CommandOut(Schema):
+class CommandOut(BaseModel):
     """The charger's answer. Besides these two fields, what the command returns:
-    configuration keys, a schedule, a file name, a reservation or request id."""
+    configuration keys, a schedule, a file name, a reservation or request id.
+    (A plain pydantic model: ninja's Schema reads only declared fields.)"""
 
     model_config = ConfigDict(extra="allow")
 

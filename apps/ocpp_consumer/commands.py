@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from types import ModuleType
 from typing import Any
 
@@ -196,13 +197,17 @@ async def _check_request(request: Any, version: str) -> None:
 
 
 def _plain(value: Any) -> Any:
-    """An answer object as plain data: no None fields and no customData."""
+    """An answer object as plain JSON data: no None fields, no customData."""
     if is_dataclass(value) and not isinstance(value, type):
         value = asdict(value)
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items() if v is not None and k != "custom_data"}
     if isinstance(value, list):
         return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        # The package parses 1.6 schedule limits as Decimal to validate them; the
+        # answer travels through the channel layer and into JSON: plain numbers.
+        return int(value) if value == value.to_integral_value() else float(value)
     return value
 
 

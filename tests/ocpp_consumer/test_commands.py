@@ -7,6 +7,7 @@ checked against the OCPP JSON schema by `execute()` itself; the end-to-end tests
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -844,6 +845,28 @@ async def test_execute_refuses_a_request_the_ocpp_schema_rejects():
         await execute(cp, "1.6", "data-transfer", {"vendor_id": "v", "message_id": "m" * 51})
 
     assert cp.requests == []
+
+
+async def test_execute_answers_in_plain_json_numbers():
+    """The package validates 1.6 schedules with Decimal limits; the answer must still
+    cross the channel layer and land in a JSONField."""
+    answer = result16.GetCompositeSchedule(
+        status="Accepted",
+        charging_schedule={
+            "charging_rate_unit": "A",
+            "charging_schedule_period": [
+                {"start_period": 0, "limit": Decimal("16.0")},
+                {"start_period": 60, "limit": Decimal("6.5")},
+            ],
+        },
+    )
+    cp = FakeChargePoint(answer)
+
+    result = await execute(cp, "1.6", "get-composite-schedule", {"duration": 60})
+
+    periods = result["schedule"]["periods"]
+    assert periods == [{"start_period": 0, "limit": 16}, {"start_period": 60, "limit": 6.5}]
+    assert [type(p["limit"]) for p in periods] == [int, float]
 
 
 async def test_execute_lets_a_call_error_through():

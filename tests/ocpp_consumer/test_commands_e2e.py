@@ -1,0 +1,760 @@
+"""Remote commands end to end: the REST API of a real daphne server, the channel
+layer, the consumer holding the charger's socket, and a charger (the `ocpp`
+package's ChargePoint on a real websocket, which validates every request we send
+against the OCPP schema before answering it).
+
+OCA test cases covered (conformance/): 1.6 TC_003 (remote start), TC_010 (remote
+stop), TC_013 (hard reset), TC_014 (soft reset), TC_017 (unlock connector),
+TC_019 (get/change configuration), TC_021 (change availability), TC_024..028
+(clear cache, local list), TC_044..047 (firmware, diagnostics), TC_048..051
+(reservations), TC_054..056 (trigger message), TC_056..066 (smart charging),
+TC_067 (data transfer); 2.0.1 TC_B_20/B_21 (reset), TC_F_01..F_04 (request
+start/stop), TC_F_05 (unlock), TC_F_06..F_20 (trigger message),
+TC_B_06..B_13 (get/set variables), TC_C_37..C_40 (clear cache),
+TC_D_01..D_09 (local list), TC_H_* (reservations), TC_K_* (smart charging),
+TC_L_01 (update firmware), TC_N_01 (get log), TC_P_01 (data transfer)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from ocpp.v16 import ChargePoint as Cp16
+from ocpp.v16 import call_result as result16
+from ocpp.v201 import ChargePoint as Cp201
+from ocpp.v201 import call_result as result201
+
+from apps.chargers.models import Charger, CommandLog
+from apps.sites.services import api_token_create
+from tests import factories
+from tests.ocpp_consumer.conftest import run, wait_for
+from tests.ocpp_consumer.stations import connect
+
+# --- the charger --------------------------------------------------------------------
+
+ANSWERS_16: dict[str, Any] = {
+    "Reset": result16.Reset(status="Accepted"),
+    "RemoteStartTransaction": result16.RemoteStartTransaction(status="Accepted"),
+    "RemoteStopTransaction": result16.RemoteStopTransaction(status="Rejected"),
+    "UnlockConnector": result16.UnlockConnector(status="Unlocked"),
+    "ChangeAvailability": result16.ChangeAvailability(status="Scheduled"),
+    "TriggerMessage": result16.TriggerMessage(status="Accepted"),
+    "GetConfiguration": result16.GetConfiguration(
+        configuration_key=[{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
+        unknown_key=["Nope"],
+    ),
+    "ChangeConfiguration": result16.ChangeConfiguration(status="RebootRequired"),
+    "ClearCache": result16.ClearCache(status="Rejected"),
+    "SendLocalList": result16.SendLocalList(status="Accepted"),
+    "GetLocalListVersion": result16.GetLocalListVersion(list_version=3),
+    "ReserveNow": result16.ReserveNow(status="Occupied"),
+    "CancelReservation": result16.CancelReservation(status="Accepted"),
+    "SetChargingProfile": result16.SetChargingProfile(status="Accepted"),
+    "ClearChargingProfile": result16.ClearChargingProfile(status="Unknown"),
+    "GetCompositeSchedule": result16.GetCompositeSchedule(
+        status="Accepted",
+        connector_id=1,
+        schedule_start="2030-01-01T00:00:00Z",
+        charging_schedule={
+            "charging_rate_unit": "A",
+            "charging_schedule_period": [{"start_period": 0, "limit": 16.0}],
+        },
+    ),
+    "UpdateFirmware": result16.UpdateFirmware(),
+    "GetDiagnostics": result16.GetDiagnostics(file_name="diag.zip"),
+    "DataTransfer": result16.DataTransfer(status="Accepted", data="pong"),
+}
+
+ANSWERS_201: dict[str, Any] = {
+    "Reset": result201.Reset(status="Scheduled"),
+    "RequestStartTransaction": result201.RequestStartTransaction(
+        status="Accepted", transaction_id="tx-9"
+    ),
+    "RequestStopTransaction": result201.RequestStopTransaction(status="Accepted"),
+    "UnlockConnector": result201.UnlockConnector(status="UnlockFailed"),
+    "ChangeAvailability": result201.ChangeAvailability(status="Accepted"),
+    "TriggerMessage": result201.TriggerMessage(status="Rejected"),
+    "GetVariables": result201.GetVariables(
+        get_variable_result=[
+            {
+                "attribute_status": "Accepted",
+                "attribute_value": "300",
+                "component": {"name": "OCPPCommCtrlr"},
+                "variable": {"name": "HeartbeatInterval"},
+            }
+        ]
+    ),
+    "GetBaseReport": result201.GetBaseReport(status="Accepted"),
+    "SetVariables": result201.SetVariables(
+        set_variable_result=[
+            {
+                "attribute_status": "RebootRequired",
+                "component": {"name": "OCPPCommCtrlr"},
+                "variable": {"name": "HeartbeatInterval"},
+            }
+        ]
+    ),
+    "ClearCache": result201.ClearCache(status="Accepted"),
+    "SendLocalList": result201.SendLocalList(status="VersionMismatch"),
+    "GetLocalListVersion": result201.GetLocalListVersion(version_number=4),
+    "ReserveNow": result201.ReserveNow(status="Accepted"),
+    "CancelReservation": result201.CancelReservation(status="Rejected"),
+    "SetChargingProfile": result201.SetChargingProfile(status="Rejected"),
+    "ClearChargingProfile": result201.ClearChargingProfile(status="Accepted"),
+    "GetCompositeSchedule": result201.GetCompositeSchedule(
+        status="Accepted",
+        schedule={
+            "evse_id": 1,
+            "duration": 600,
+            "schedule_start": "2030-01-01T00:00:00Z",
+            "charging_rate_unit": "W",
+            "charging_schedule_period": [{"start_period": 0, "limit": 7400.0}],
+        },
+    ),
+    "UpdateFirmware": result201.UpdateFirmware(status="Accepted"),
+    "GetLog": result201.GetLog(status="Accepted", filename="log.tgz"),
+    "DataTransfer": result201.DataTransfer(status="UnknownVendorId"),
+}
+
+
+class _Answering:
+    """Answers each CSMS request with a canned result and records what it got (the
+    package validates the request against the schema before calling us)."""
+
+    def __init__(self, charge_point_id: str, ws: Any, answers: dict[str, Any]) -> None:
+        super().__init__(charge_point_id, ws)  # type: ignore[call-arg]
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self.route_map = {
+            action: {"_on_action": self._handler(action, answer), "_skip_schema_validation": False}
+            for action, answer in answers.items()
+        }
+
+    def _handler(self, action: str, answer: Any) -> Any:
+        def handle(**kwargs: Any) -> Any:
+            self.received.append((action, kwargs))
+            return answer
+
+        return handle
+
+
+class Answering16(_Answering, Cp16):
+    pass
+
+
+class Answering201(_Answering, Cp201):
+    pass
+
+
+@contextlib.asynccontextmanager
+async def charger_online(
+    url: str, charge_point_id: str, version: str, answers: dict[str, Any] | None = None
+) -> AsyncIterator[Any]:
+    """A connected charger, once the server has recorded its channel."""
+    subprotocol = "ocpp1.6" if version == "1.6" else "ocpp2.0.1"
+    async with connect(url, subprotocol) as ws:
+        cls = Answering16 if version == "1.6" else Answering201
+        default = ANSWERS_16 if version == "1.6" else ANSWERS_201
+        cp = cls(charge_point_id, ws, default if answers is None else answers)
+        reader = asyncio.create_task(cp.start())
+        try:
+            await asyncio.to_thread(_wait_online, charge_point_id)
+            yield cp
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+
+
+def _wait_online(charge_point_id: str) -> None:
+    try:
+        online = wait_for(
+            lambda: (
+                Charger.objects.filter(charge_point_id=charge_point_id)
+                .exclude(channel_name="")
+                .exists()
+            )
+        )
+        assert online, f"{charge_point_id} never came online"
+    finally:
+        connection.close()  # this thread's connection, not the test's
+
+
+# --- the API client -----------------------------------------------------------------
+
+
+def _post(url: str, body: Any, token: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(  # noqa: S310 (a URL we built: http://127.0.0.1)
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+class Api:
+    def __init__(self, port: int, token: str) -> None:
+        self.base = f"http://127.0.0.1:{port}/api/v1"
+        self.token = token
+
+    async def command(self, charge_point_id: str, command: str, body: Any) -> tuple[int, Any]:
+        url = f"{self.base}/chargers/{charge_point_id}/commands/{command}"
+        return await asyncio.to_thread(_post, url, body, self.token)
+
+
+@pytest.fixture
+def api(ocpp_server, manager_a) -> Api:
+    _, token = api_token_create(user=manager_a, name="e2e")
+    return Api(ocpp_server.port, token)
+
+
+@pytest.fixture
+def make_charger(org_a):
+    def make(charge_point_id: str, version: str, **kwargs: Any) -> Charger:
+        return factories.ChargerFactory(
+            charge_point_id=charge_point_id,
+            zone__property__organization=org_a,
+            ocpp_version=version,
+            **kwargs,
+        )
+
+    return make
+
+
+# --- every command, both versions ---------------------------------------------------
+
+PROFILE = {
+    "id": 3,
+    "purpose": "tx_default",
+    "schedule": {"rate_unit": "A", "periods": [{"start_period": 0, "limit": 16}]},
+}
+
+# (command, body, OCPP action, part of the request the charger got, part of the answer)
+CASES_16 = [
+    ("reset", {"type": "Hard"}, "Reset", {"type": "Hard"}, {"status": "Accepted"}),
+    ("reset", {"type": "soft"}, "Reset", {"type": "Soft"}, {"status": "Accepted"}),
+    (
+        "remote-start",
+        {"connector_id": 1, "id_tag": "TAG-1"},
+        "RemoteStartTransaction",
+        {"connector_id": 1, "id_tag": "TAG-1"},
+        {"status": "Accepted"},
+    ),
+    (
+        "remote-stop",
+        {"session_id": "<session>"},
+        "RemoteStopTransaction",
+        {"transaction_id": 4711},
+        {"status": "Rejected"},
+    ),
+    (
+        "unlock-connector",
+        {"connector_id": 1},
+        "UnlockConnector",
+        {"connector_id": 1},
+        {"status": "Unlocked"},
+    ),
+    (
+        "change-availability",
+        {"connector_id": 1, "available": False},
+        "ChangeAvailability",
+        {"connector_id": 1, "type": "Inoperative"},
+        {"status": "Scheduled"},
+    ),
+    (
+        "trigger-message",
+        {"message": "MeterValues", "connector_id": 1},
+        "TriggerMessage",
+        {"requested_message": "MeterValues", "connector_id": 1},
+        {"status": "Accepted"},
+    ),
+    (
+        "get-configuration",
+        {"keys": ["HeartbeatInterval", "Nope"]},
+        "GetConfiguration",
+        {"key": ["HeartbeatInterval", "Nope"]},
+        {
+            "status": "Accepted",
+            "configuration": [{"key": "HeartbeatInterval", "value": "300", "readonly": False}],
+            "unknown_keys": ["Nope"],
+        },
+    ),
+    (
+        "change-configuration",
+        {"key": "HeartbeatInterval", "value": 120},
+        "ChangeConfiguration",
+        {"key": "HeartbeatInterval", "value": "120"},
+        {"status": "RebootRequired"},
+    ),
+    ("clear-cache", {}, "ClearCache", {}, {"status": "Rejected"}),
+    (
+        "send-local-list",
+        {"version": 2, "update_type": "full", "entries": [{"id_tag": "TAG-1"}]},
+        "SendLocalList",
+        {
+            "list_version": 2,
+            "update_type": "Full",
+            "local_authorization_list": [
+                {"id_tag": "TAG-1", "id_tag_info": {"status": "Accepted"}}
+            ],
+        },
+        {"status": "Accepted"},
+    ),
+    (
+        "get-local-list-version",
+        {},
+        "GetLocalListVersion",
+        {},
+        {"status": "Accepted", "version": 3},
+    ),
+    (
+        "reserve-now",
+        {"connector_id": 1, "id_tag": "TAG-1", "expiry_at": "2030-01-01T10:00:00+02:00"},
+        "ReserveNow",
+        {"connector_id": 1, "id_tag": "TAG-1", "expiry_date": "2030-01-01T08:00:00Z"},
+        {"status": "Occupied"},
+    ),
+    (
+        "cancel-reservation",
+        {"reservation_id": 12},
+        "CancelReservation",
+        {"reservation_id": 12},
+        {"status": "Accepted"},
+    ),
+    (
+        "set-charging-profile",
+        {"connector_id": 1, "profile": PROFILE},
+        "SetChargingProfile",
+        {
+            "connector_id": 1,
+            "cs_charging_profiles": {
+                "charging_profile_id": 3,
+                "stack_level": 0,
+                "charging_profile_purpose": "TxDefaultProfile",
+                "charging_profile_kind": "Absolute",
+                "charging_schedule": {
+                    "charging_rate_unit": "A",
+                    "charging_schedule_period": [{"start_period": 0, "limit": 16}],
+                },
+            },
+        },
+        {"status": "Accepted"},
+    ),
+    (
+        "clear-charging-profile",
+        {"profile_id": 3},
+        "ClearChargingProfile",
+        {"id": 3},
+        {"status": "Unknown"},
+    ),
+    (
+        "get-composite-schedule",
+        {"connector_id": 1, "duration": 3600},
+        "GetCompositeSchedule",
+        {"connector_id": 1, "duration": 3600},
+        {
+            "status": "Accepted",
+            "schedule": {
+                "connector_id": 1,
+                "start_at": "2030-01-01T00:00:00Z",
+                "rate_unit": "A",
+                "periods": [{"start_period": 0, "limit": 16.0}],
+            },
+        },
+    ),
+    (
+        "update-firmware",
+        {"location": "https://fw.example/2.0.bin", "retrieve_at": "2030-01-01T00:00:00Z"},
+        "UpdateFirmware",
+        {"location": "https://fw.example/2.0.bin", "retrieve_date": "2030-01-01T00:00:00Z"},
+        {"status": "Accepted"},
+    ),
+    (
+        "get-diagnostics",
+        {"location": "ftp://logs.example/"},
+        "GetDiagnostics",
+        {"location": "ftp://logs.example/"},
+        {"status": "Accepted", "file_name": "diag.zip"},
+    ),
+    (
+        "data-transfer",
+        {"vendor_id": "com.acme", "message_id": "ping", "data": {"n": 1}},
+        "DataTransfer",
+        {"vendor_id": "com.acme", "message_id": "ping", "data": '{"n":1}'},
+        {"status": "Accepted", "data": "pong"},
+    ),
+]
+
+CASES_201 = [
+    ("reset", {"type": "hard"}, "Reset", {"type": "Immediate"}, {"status": "Scheduled"}),
+    (
+        "remote-start",
+        {"connector_id": 1, "id_tag": "TAG-1", "id_token_type": "rfid"},
+        "RequestStartTransaction",
+        {"evse_id": 1, "id_token": {"id_token": "TAG-1", "type": "ISO14443"}},
+        {"status": "Accepted", "transaction_id": "tx-9"},
+    ),
+    (
+        "remote-stop",
+        {"session_id": "<session>"},
+        "RequestStopTransaction",
+        {"transaction_id": "4711"},
+        {"status": "Accepted"},
+    ),
+    (
+        "unlock-connector",
+        {"connector_id": 1},
+        "UnlockConnector",
+        {"evse_id": 1, "connector_id": 1},
+        {"status": "UnlockFailed"},
+    ),
+    (
+        "change-availability",
+        {"available": True},
+        "ChangeAvailability",
+        {"operational_status": "Operative"},
+        {"status": "Accepted"},
+    ),
+    (
+        "trigger-message",
+        {"message": "TransactionEvent", "connector_id": 1},
+        "TriggerMessage",
+        {"requested_message": "TransactionEvent", "evse": {"id": 1}},
+        {"status": "Rejected"},
+    ),
+    (
+        "get-configuration",
+        {"keys": ["HeartbeatInterval"]},
+        "GetVariables",
+        {
+            "get_variable_data": [
+                {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+            ]
+        },
+        {
+            "status": "Accepted",
+            "configuration": [
+                {
+                    "key": "OCPPCommCtrlr.HeartbeatInterval",
+                    "value": "300",
+                    "attribute_status": "Accepted",
+                }
+            ],
+        },
+    ),
+    (
+        "get-configuration",
+        {},
+        "GetBaseReport",
+        {"report_base": "ConfigurationInventory"},
+        {"status": "Accepted"},
+    ),
+    (
+        "change-configuration",
+        {"key": "OCPPCommCtrlr.HeartbeatInterval", "value": "120"},
+        "SetVariables",
+        {
+            "set_variable_data": [
+                {
+                    "attribute_value": "120",
+                    "component": {"name": "OCPPCommCtrlr"},
+                    "variable": {"name": "HeartbeatInterval"},
+                }
+            ]
+        },
+        {"status": "RebootRequired"},
+    ),
+    ("clear-cache", {}, "ClearCache", {}, {"status": "Accepted"}),
+    (
+        "send-local-list",
+        {"version": 5, "update_type": "differential", "entries": [{"id_tag": "GONE"}]},
+        "SendLocalList",
+        {
+            "version_number": 5,
+            "update_type": "Differential",
+            "local_authorization_list": [{"id_token": {"id_token": "GONE", "type": "ISO14443"}}],
+        },
+        {"status": "VersionMismatch"},
+    ),
+    ("get-local-list-version", {}, "GetLocalListVersion", {}, {"version": 4}),
+    (
+        "reserve-now",
+        {"connector_id": 1, "id_tag": "TAG-1", "expiry_at": "2030-01-01T10:00:00Z"},
+        "ReserveNow",
+        {"evse_id": 1, "expiry_date_time": "2030-01-01T10:00:00Z"},
+        {"status": "Accepted"},
+    ),
+    (
+        "cancel-reservation",
+        {"reservation_id": 12},
+        "CancelReservation",
+        {"reservation_id": 12},
+        {"status": "Rejected"},
+    ),
+    (
+        "set-charging-profile",
+        {"connector_id": 1, "profile": PROFILE},
+        "SetChargingProfile",
+        {
+            "evse_id": 1,
+            "charging_profile": {
+                "id": 3,
+                "stack_level": 0,
+                "charging_profile_purpose": "TxDefaultProfile",
+                "charging_profile_kind": "Absolute",
+                "charging_schedule": [
+                    {
+                        "id": 3,
+                        "charging_rate_unit": "A",
+                        "charging_schedule_period": [{"start_period": 0, "limit": 16}],
+                    }
+                ],
+            },
+        },
+        {"status": "Rejected"},
+    ),
+    (
+        "clear-charging-profile",
+        {"connector_id": 1, "purpose": "TxDefaultProfile"},
+        "ClearChargingProfile",
+        {
+            "charging_profile_criteria": {
+                "evse_id": 1,
+                "charging_profile_purpose": "TxDefaultProfile",
+            }
+        },
+        {"status": "Accepted"},
+    ),
+    (
+        "get-composite-schedule",
+        {"connector_id": 1, "duration": 600, "rate_unit": "W"},
+        "GetCompositeSchedule",
+        {"evse_id": 1, "duration": 600, "charging_rate_unit": "W"},
+        {
+            "status": "Accepted",
+            "schedule": {
+                "connector_id": 1,
+                "duration": 600,
+                "start_at": "2030-01-01T00:00:00Z",
+                "rate_unit": "W",
+                "periods": [{"start_period": 0, "limit": 7400.0}],
+            },
+        },
+    ),
+    (
+        "update-firmware",
+        {"location": "https://fw.example/2.0.bin"},
+        "UpdateFirmware",
+        {"firmware": {"location": "https://fw.example/2.0.bin"}},
+        {"status": "Accepted"},
+    ),
+    (
+        "get-diagnostics",
+        {"location": "https://logs.example/up"},
+        "GetLog",
+        {"log_type": "DiagnosticsLog", "log": {"remote_location": "https://logs.example/up"}},
+        {"status": "Accepted", "file_name": "log.tgz"},
+    ),
+    (
+        "data-transfer",
+        {"vendor_id": "com.acme", "data": {"n": 1}},
+        "DataTransfer",
+        {"vendor_id": "com.acme", "data": {"n": 1}},
+        {"status": "UnknownVendorId"},
+    ),
+]
+
+
+def _contains(actual: Any, expected: Any) -> bool:
+    """`expected` is a part of `actual` (dicts: a subset of keys, recursively)."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(
+            k in actual and _contains(actual[k], v) for k, v in expected.items()
+        )
+    if isinstance(expected, list):
+        return (
+            isinstance(actual, list)
+            and len(actual) == len(expected)
+            and all(_contains(a, e) for a, e in zip(actual, expected, strict=True))
+        )
+    return actual == expected
+
+
+def _case_id(case: tuple) -> str:
+    return f"{case[0]}-{case[2]}"
+
+
+def _command_through_the_api(api, make_charger, ocpp_server, version, case) -> None:
+    command, body, action, request_part, answer_part = case
+    charge_point_id = f"E2E-{version}"
+    charger = make_charger(charge_point_id, version)
+    if body.get("session_id") == "<session>":
+        connector = factories.ConnectorFactory(charger=charger, connector_id=1)
+        session = factories.ChargingSessionFactory(
+            connector=connector,
+            ocpp_transaction_id="4711",
+            started_at=timezone.now() - timedelta(minutes=5),
+        )
+        body = {**body, "session_id": session.pk}
+
+    async def scenario() -> tuple[int, Any, list]:
+        async with charger_online(ocpp_server.url(charge_point_id), charge_point_id, version) as cp:
+            status, answer = await api.command(charge_point_id, command, body)
+            return status, answer, cp.received
+
+    status, answer, received = run(scenario())
+
+    assert status == 200, answer
+    assert _contains(answer, answer_part), answer
+    assert [a for a, _ in received] == [action]
+    assert _contains(received[0][1], request_part), received[0][1]
+    log = CommandLog.objects.get(pk=answer["command_id"])
+    assert (log.command, log.outcome, log.source) == (command, "answered", "api")
+    assert log.status == answer["status"]
+    assert log.issued_by.username == "manager_a"
+
+
+@pytest.mark.parametrize("case", CASES_16, ids=[_case_id(c) for c in CASES_16])
+def test_e2e_command_16_gets_the_chargers_answer(api, make_charger, ocpp_server, case):
+    _command_through_the_api(api, make_charger, ocpp_server, "1.6", case)
+
+
+@pytest.mark.parametrize("case", CASES_201, ids=[_case_id(c) for c in CASES_201])
+def test_e2e_command_201_gets_the_chargers_answer(api, make_charger, ocpp_server, case):
+    _command_through_the_api(api, make_charger, ocpp_server, "2.0.1", case)
+
+
+def test_e2e_cases_cover_every_command():
+    from apps.chargers.commands import COMMAND_NAMES
+
+    assert {c[0] for c in CASES_16} == set(COMMAND_NAMES)
+    assert {c[0] for c in CASES_201} == set(COMMAND_NAMES)
+
+
+# --- what goes wrong --------------------------------------------------------------------
+
+
+def test_e2e_command_to_an_offline_charger_is_409(api, make_charger):
+    make_charger("OFF-1", "1.6")
+
+    status, answer = run(api.command("OFF-1", "reset", {"type": "soft"}))
+
+    assert status == 409
+    assert "offline" in answer["detail"]
+    assert CommandLog.objects.get().outcome == "offline"
+
+
+def test_e2e_command_to_a_charger_that_never_answers_is_504(
+    api, make_charger, ocpp_server, settings
+):
+    settings.OCPP_COMMAND_TIMEOUT = 1
+    make_charger("MUTE-1", "1.6")
+
+    async def scenario() -> tuple[int, Any, Any]:
+        # A raw socket that reads the CALL but never answers it.
+        async with connect(ocpp_server.url("MUTE-1")) as ws:
+            await asyncio.to_thread(_wait_online, "MUTE-1")
+            status, answer = await api.command("MUTE-1", "reset", {"type": "hard"})
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            return status, answer, frame
+
+    status, answer, frame = run(scenario())
+
+    assert status == 504
+    assert "did not answer" in answer["detail"]
+    assert frame[0] == 2 and frame[2] == "Reset" and frame[3] == {"type": "Hard"}
+    assert CommandLog.objects.get().outcome == "timeout"
+
+
+def test_e2e_command_the_charger_does_not_implement_is_502(api, make_charger, ocpp_server):
+    make_charger("OLD-1", "1.6")
+    answers = {k: v for k, v in ANSWERS_16.items() if k != "DataTransfer"}
+
+    async def scenario() -> tuple[int, Any]:
+        async with charger_online(ocpp_server.url("OLD-1"), "OLD-1", "1.6", answers):
+            return await api.command("OLD-1", "data-transfer", {"vendor_id": "com.acme"})
+
+    status, answer = run(scenario())
+
+    assert status == 502
+    assert "NotImplemented" in answer["detail"] or "No handler" in answer["detail"]
+    log = CommandLog.objects.get()
+    assert log.outcome == "error"
+    assert log.error.startswith("call_error:")
+
+
+@pytest.mark.parametrize(
+    ("version", "command", "body", "message"),
+    [
+        # Valid JSON for the schema, refused for the charger's version by the edge.
+        ("1.6", "trigger-message", {"message": "TransactionEvent"}, "must be one of"),
+        ("1.6", "remote-start", {"id_tag": "X" * 21}, "at most 20 characters"),
+        ("2.0.1", "change-configuration", {"key": "NoDot", "value": 1}, "not a 2.0.1 key"),
+        # Refused by the API schema before anything is sent.
+        ("1.6", "reset", {"type": "soft", "when": "now"}, "when"),
+    ],
+)
+def test_e2e_command_with_a_bad_body_is_422(
+    api, make_charger, ocpp_server, version, command, body, message
+):
+    make_charger("BAD-1", version)
+
+    async def scenario() -> tuple[int, Any, list]:
+        async with charger_online(ocpp_server.url("BAD-1"), "BAD-1", version) as cp:
+            status, answer = await api.command("BAD-1", command, body)
+            return status, answer, cp.received
+
+    status, answer, received = run(scenario())
+
+    assert status == 422
+    assert message in answer["detail"]
+    assert received == []
+
+
+def test_e2e_remote_stop_of_another_chargers_session_is_422(api, make_charger, ocpp_server):
+    make_charger("STOP-1", "1.6")
+    other = make_charger("STOP-2", "1.6")
+    session = factories.ChargingSessionFactory(
+        connector=factories.ConnectorFactory(charger=other),
+        ocpp_transaction_id="99",
+        started_at=timezone.now() - timedelta(minutes=5),
+    )
+
+    async def scenario() -> tuple[int, Any, list]:
+        async with charger_online(ocpp_server.url("STOP-1"), "STOP-1", "1.6") as cp:
+            status, answer = await api.command("STOP-1", "remote-stop", {"session_id": session.pk})
+            return status, answer, cp.received
+
+    status, answer, received = run(scenario())
+
+    assert status == 422
+    assert "has no session" in answer["detail"]
+    assert received == []
+
+
+def test_e2e_command_to_another_organizations_charger_is_404(api, org_b, ocpp_server):
+    factories.ChargerFactory(charge_point_id="B-1", zone__property__organization=org_b)
+
+    async def scenario() -> tuple[int, Any, list]:
+        async with charger_online(ocpp_server.url("B-1"), "B-1", "1.6") as cp:
+            status, answer = await api.command("B-1", "reset", {"type": "hard"})
+            return status, answer, cp.received
+
+    status, answer, received = run(scenario())
+
+    assert status == 404
+    assert received == []
+    assert not CommandLog.objects.exists()
