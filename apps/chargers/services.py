@@ -599,7 +599,7 @@ def session_event(
     _require_accepted(charger)
     authorization = id_token_authorize(zone=charger.zone, uid=id_tag, at=at) if id_tag else None
     session = (
-        ChargingSession.objects.select_for_update()
+        ChargingSession.objects.select_for_update(of=("self",))
         .select_related("connector")
         .filter(charger=charger, ocpp_transaction_id=transaction_id)
         .first()

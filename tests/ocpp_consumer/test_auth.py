@@ -111,8 +111,7 @@ def test_auth_first_supported_subprotocol_offered_is_chosen(ocpp_server, secured
             return ws.subprotocol
 
     assert run(talk()) == "ocpp2.0.1"
-    secured.refresh_from_db()
-    assert secured.ocpp_version == "2.0.1"
+    assert wait_for(lambda: Charger.objects.get(pk=secured.pk).ocpp_version == "2.0.1")
 
 
 def test_auth_trailing_slash_and_percent_encoded_id(ocpp_server):

@@ -26,7 +26,7 @@ from apps.chargers.models import (
     StatusChange,
 )
 from tests import factories
-from tests.ocpp_consumer.conftest import run
+from tests.ocpp_consumer.conftest import run, wait_for
 from tests.ocpp_consumer.stations import call, connect, exchange, station
 
 
@@ -655,8 +655,11 @@ def test_v16_command_over_channel_layer(ocpp_server, charger, fake_commands):
             bad = await asyncio.to_thread(_command, ocpp_server, channel, "bad", {})
         # A bare socket that never answers what it is sent.
         async with connect(_url(ocpp_server)) as ws:
+            # The server records the new socket just after accepting it.
+            first = channel
             channel = await asyncio.to_thread(
-                lambda: Charger.objects.get(pk=charger.pk).channel_name
+                wait_for,
+                lambda: (c := Charger.objects.get(pk=charger.pk).channel_name) != first and c,
             )
             silent = await asyncio.to_thread(
                 _command, ocpp_server, channel, "silent", {"type": "Soft"}
