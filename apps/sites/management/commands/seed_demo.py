@@ -10,6 +10,7 @@ reported or a user edited since the first run is left as it is.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -237,6 +238,9 @@ def _vin(wmi: str, key: str) -> str:
 
 
 class Seeder:
+    """Creates what is missing, through the domain services where they exist, and
+    counts what it created."""
+
     def __init__(self) -> None:
         self.created: Counter[type[models.Model]] = Counter()
         self._new: set[tuple[str, Any]] = set()
@@ -375,7 +379,8 @@ class Seeder:
         spec: PersonSpec,
         groups: dict[str, AccessGroup],
     ) -> None:
-        email = f"{spec.first}.{spec.last}@{domain}".lower().replace("'", "").replace("á", "a")
+        local = unicodedata.normalize("NFKD", f"{spec.first}.{spec.last}".lower())
+        email = local.encode("ascii", "ignore").decode().replace("'", "") + "@" + domain
         person = self.get_or_create(
             Person,
             organization=org,
