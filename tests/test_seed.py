@@ -17,6 +17,7 @@ from apps.access.models import AccessPolicy, Fleet, IdToken, Person, Vehicle
 from apps.access.services import Decision, id_token_authorize
 from apps.chargers.models import Charger
 from apps.sites.models import Membership, Organization, Zone
+from tests.test_settings import manage, production_env
 
 pytestmark = pytest.mark.django_db
 
@@ -217,3 +218,15 @@ def test_seed_demo_manager_sees_only_elm_court_in_the_admin(debug, client):
     assert "RIV-" not in page and "SWF-" not in page
     assert "ORE 4821" in vehicles.content.decode()  # a resident's car
     assert "SWP-" not in vehicles.content.decode()  # the fleet's vans
+
+
+def test_seed_demo_refuses_under_the_production_settings(tmp_path):
+    # The real guard, end to end: production settings force DEBUG off.
+    database = tmp_path / "never-created.sqlite3"
+    env = production_env(DATABASE_URL=f"sqlite:///{database}")
+
+    result = manage("seed_demo", env=env)
+
+    assert result.returncode == 1
+    assert "DEBUG is off" in result.stderr
+    assert not database.exists()
