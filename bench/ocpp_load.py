@@ -136,7 +136,7 @@ def percentile(values: list[float], p: float) -> float:
 
 @dataclass
 class Plan:
-    url: str
+    urls: list[str]  # several: chargers are spread over them, as a load balancer would
     subprotocol: str
     version: str
     heartbeat_s: float
@@ -328,7 +328,7 @@ class Charger:
         started = time.time()
         try:
             async with connect(
-                f"{plan.url}/ocpp/{self.cp_id}",
+                f"{plan.urls[self.index % len(plan.urls)]}/ocpp/{self.cp_id}",
                 subprotocols=[plan.subprotocol],  # type: ignore[list-item]
                 additional_headers=headers,
                 proxy=None,
@@ -478,9 +478,9 @@ def cmd_setup(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    host = urlparse(args.url).hostname or ""
-    if host not in LOOPBACK:
-        raise SystemExit(f"refusing {args.url}: this benchmark only loads a loopback server")
+    for url in args.url:
+        if (urlparse(url).hostname or "") not in LOOPBACK:
+            raise SystemExit(f"refusing {url}: this benchmark only loads a loopback server")
     if not 1 <= args.count <= MAX_COUNT:
         raise SystemExit(f"--count must be 1..{MAX_COUNT}")
     if not 1 <= args.duration <= MAX_DURATION_S:
@@ -493,7 +493,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     window_start = t0 + ramp_s + args.settle
     window_end = window_start + args.duration
     plan = Plan(
-        url=args.url.rstrip("/"),
+        urls=[u.rstrip("/") for u in args.url],
         subprotocol="ocpp1.6" if args.ocpp == "1.6" else "ocpp2.0.1",
         version=args.ocpp,
         heartbeat_s=args.heartbeat,
@@ -507,8 +507,9 @@ def cmd_run(args: argparse.Namespace) -> None:
         password=args.password,
     )
     ids = [(i, f"{args.prefix}{i + 1:05d}") for i in range(args.count)]
-    server = args.server_pid
-    rss0 = proc_rss_kib(server) if server else 0
+    servers = args.server_pid or []
+    rss0 = sum(proc_rss_kib(pid) for pid in servers)
+    print(f"load average before the run: {Path('/proc/loadavg').read_text().split()[:3]}")
     print(
         f"{args.count} chargers (OCPP {args.ocpp}) in {processes} client process(es), "
         f"ramp {args.ramp}/s ({ramp_s:.0f} s), heartbeat {args.heartbeat:g} s, MeterValues "
@@ -526,11 +527,11 @@ def cmd_run(args: argparse.Namespace) -> None:
         w.start()
 
     time.sleep(max(0.0, window_start - time.time()))
-    cpu0 = proc_cpu_s(server) if server else 0.0
-    rss1 = proc_rss_kib(server) if server else 0
+    cpu0 = sum(proc_cpu_s(pid) for pid in servers)
+    rss1 = sum(proc_rss_kib(pid) for pid in servers)
     busy0, total0 = machine_busy_s()
     time.sleep(max(0.0, window_end - time.time()))
-    cpu1 = proc_cpu_s(server) if server else 0.0
+    cpu1 = sum(proc_cpu_s(pid) for pid in servers)
     busy1, total1 = machine_busy_s()
     window = window_end - window_start
 
@@ -576,9 +577,9 @@ def cmd_run(args: argparse.Namespace) -> None:
         f" (everything: server, database, Redis, this client)"
     )
     print(f"client CPU             {stats.cpu_s:.1f} s in total over the whole run")
-    if server:
+    if servers:
         print(
-            f"server CPU (pid {server})  {(cpu1 - cpu0) / window:.2f} cores"
+            f"server CPU (pids {','.join(map(str, servers))})  {(cpu1 - cpu0) / window:.2f} cores"
             f" ({(cpu1 - cpu0) * 1000 / max(completed, 1):.2f} ms per answered call)"
         )
         if stats.connected:
@@ -598,7 +599,12 @@ def main(argv: list[str] | None = None) -> None:
     setup.add_argument("--count", type=int, default=1000)
     setup.add_argument("--prefix", default="BENCH-")
     run = sub.add_parser("run", help="Load a running server.")
-    run.add_argument("--url", default="ws://127.0.0.1:8000")
+    run.add_argument(
+        "--url",
+        nargs="+",
+        default=["ws://127.0.0.1:8000"],
+        help="Server base URL(s); chargers are spread round-robin over several.",
+    )
     run.add_argument("--count", type=int, default=1000)
     run.add_argument("--prefix", default="BENCH-")
     run.add_argument("--ocpp", choices=["1.6", "2.0.1"], default="1.6")
@@ -615,7 +621,9 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--settle", type=float, default=5.0, help="Seconds between ramp and window.")
     run.add_argument("--duration", type=float, default=60.0, help="Measured seconds.")
     run.add_argument("--processes", type=int, default=1, help="Client processes (1-8).")
-    run.add_argument("--server-pid", type=int, help="The server's pid, for CPU and memory.")
+    run.add_argument(
+        "--server-pid", type=int, nargs="+", help="Server process id(s), for CPU and memory."
+    )
     run.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     if args.command == "setup":
