@@ -10,11 +10,12 @@ is reached: tenancy, roles, offline chargers, bad bodies, unknown commands."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import channel_layers, get_channel_layer
 from django.urls import reverse
 
 from apps.chargers.commands import COMMAND_NAMES, command_send, command_send_sync
@@ -57,7 +58,12 @@ class StandInConsumer:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        # Wait for the cancellation: channels-redis must leave its receive section in
+        # this event loop, or the next test's loop finds its lock taken.
         self._task.cancel()
+        # redis-py may report the cancelled read as its own TimeoutError.
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._task
 
     async def _serve(self) -> None:
         while True:
@@ -82,6 +88,17 @@ async def _log(pk: int) -> CommandLog:
 # --- the service ----------------------------------------------------------------------
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _channel_layer_per_test():
+    """Each async test runs its own event loop; channels-redis (REDIS_URL set) keeps
+    locks and connections bound to the loop that first used them, and finishes
+    its receive cleanup in background tasks. A process uses one loop for its life,
+    so give each test the fresh layer a new process would get."""
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
 
 
 async def test_command_send_returns_the_answer_and_logs_it():

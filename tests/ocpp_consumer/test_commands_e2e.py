@@ -21,7 +21,7 @@ import contextlib
 import json
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -155,10 +155,15 @@ class Answering201(_Answering, Cp201):
 
 
 @contextlib.asynccontextmanager
-async def charger_online(
-    url: str, charge_point_id: str, version: str, answers: dict[str, Any] | None = None
+async def charger_online_at(
+    url: str,
+    charge_point_id: str,
+    version: str,
+    *,
+    online: Callable[[], bool],
+    answers: dict[str, Any] | None = None,
 ) -> AsyncIterator[Any]:
-    """A connected charger, once the server has recorded its channel."""
+    """A connected charger, once `online()` says the server has recorded its channel."""
     subprotocol = "ocpp1.6" if version == "1.6" else "ocpp2.0.1"
     async with connect(url, subprotocol) as ws:
         cls = Answering16 if version == "1.6" else Answering201
@@ -166,7 +171,7 @@ async def charger_online(
         cp = cls(charge_point_id, ws, default if answers is None else answers)
         reader = asyncio.create_task(cp.start())
         try:
-            await asyncio.to_thread(_wait_online, charge_point_id)
+            assert await asyncio.to_thread(wait_for, online), f"{charge_point_id} never came online"
             yield cp
         finally:
             reader.cancel()
@@ -174,18 +179,28 @@ async def charger_online(
                 await reader
 
 
-def _wait_online(charge_point_id: str) -> None:
+def charger_online(
+    url: str, charge_point_id: str, version: str, answers: dict[str, Any] | None = None
+) -> contextlib.AbstractAsyncContextManager[Any]:
+    """A connected charger of the test server (its database is the test's)."""
+    return charger_online_at(
+        url, charge_point_id, version, online=lambda: _is_online(charge_point_id), answers=answers
+    )
+
+
+def _is_online(charge_point_id: str) -> bool:
     try:
-        online = wait_for(
-            lambda: (
-                Charger.objects.filter(charge_point_id=charge_point_id)
-                .exclude(channel_name="")
-                .exists()
-            )
+        return (
+            Charger.objects.filter(charge_point_id=charge_point_id)
+            .exclude(channel_name="")
+            .exists()
         )
-        assert online, f"{charge_point_id} never came online"
     finally:
-        connection.close()  # this thread's connection, not the test's
+        connection.close()  # this worker thread's connection, not the test's
+
+
+def _wait_online(charge_point_id: str) -> None:
+    assert wait_for(lambda: _is_online(charge_point_id)), f"{charge_point_id} never came online"
 
 
 # --- the API client -----------------------------------------------------------------
