@@ -25,7 +25,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
-from django.db import close_old_connections, connection
+from django.db import OperationalError, close_old_connections, connection
 from django.db.backends.signals import connection_created
 
 from apps.chargers.models import Charger
@@ -92,15 +92,38 @@ def ocpp_server(_daphne: OcppServer, transactional_db: None) -> Iterator[OcppSer
     yield _daphne
     # The server records a closed socket in its own thread: let it finish before
     # the database is flushed.
-    wait_for(lambda: not Charger.objects.exclude(channel_name="").exists())
-    time.sleep(0.05)
+    settle()
     connection_created.disconnect(_read_uncommitted)
     close_old_connections()
 
 
 def run(coro: Coroutine[Any, Any, Any], timeout: float = 20) -> Any:
-    """Run one conversation with the server from a synchronous test."""
-    return asyncio.run(asyncio.wait_for(coro, timeout))
+    """Run one conversation with the server from a synchronous test, then wait
+    until the server has recorded the closing of its sockets."""
+    try:
+        return asyncio.run(asyncio.wait_for(coro, timeout))
+    finally:
+        settle()
+
+
+def settle(timeout: float = 5) -> None:
+    """Wait until no charger is online and the server holds no write transaction
+    (on SQLite; PostgreSQL readers and writers do not block each other), so that
+    the test may write and the database may be flushed."""
+    wait_for(lambda: not Charger.objects.exclude(channel_name="").exists(), timeout)
+    if connection.vendor != "sqlite":
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute("ROLLBACK")
+            return
+        except OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def basic_auth(username: str, password: str) -> dict[str, str]:

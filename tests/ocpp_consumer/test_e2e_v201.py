@@ -22,6 +22,7 @@ from apps.chargers.models import (
     SessionEvent,
     StatusChange,
 )
+from apps.ocpp_consumer import mappers
 from tests import factories
 from tests.ocpp_consumer.conftest import run
 from tests.ocpp_consumer.stations import call, connect, station
@@ -571,3 +572,80 @@ def test_v201_notifications_stored_and_acknowledged(ocpp_server, charger):
     assert transfer_event.payload["data"] == {"anyKey": [1, 2]}
     event = ChargerEvent.objects.get(charger=charger, kind=ChargerEvent.Kind.NOTIFY_EVENT)
     assert "AvailabilityState = Faulted" in event.summary
+
+
+# (OCA case, Started trigger, Ended trigger, stoppedReason): the start and stop
+# options a station may be configured with. The central system's part is the same
+# for each (store, answer, never reject); each is played through once.
+START_STOP_OPTIONS = [
+    ("TC_E_01_CSMS", "ChargingStateChanged", "StopAuthorized", "Local"),
+    ("TC_E_02_CSMS", "ChargingStateChanged", "StopAuthorized", "Local"),
+    ("TC_E_09_CSMS", "CablePluggedIn", "EVCommunicationLost", "EVDisconnected"),
+    ("TC_E_10_CSMS", "Authorized", "StopAuthorized", "Local"),
+    ("TC_E_11_CSMS", "SignedDataReceived", "StopAuthorized", "Local"),
+    ("TC_E_12_CSMS", "EVDetected", "EVDeparted", "Local"),
+    ("TC_E_38_CSMS", "CablePluggedIn", "EVCommunicationLost", "EVDisconnected"),
+    ("TC_E_07_CSMS", "Authorized", "StopAuthorized", "Local"),
+    ("TC_E_08_CSMS", "Authorized", "StopAuthorized", "Local"),
+    ("TC_E_14_CSMS", "Authorized", "EVCommunicationLost", "EVDisconnected"),
+    ("TC_E_15_CSMS", "Authorized", "StopAuthorized", "Local"),
+    ("TC_E_16_CSMS", "Authorized", "Deauthorized", "DeAuthorized"),
+    ("TC_E_17_CSMS", "Authorized", "Deauthorized", "EVDisconnected"),
+    ("TC_E_19_CSMS", "Authorized", "EVDeparted", "Local"),
+    ("TC_E_20_CSMS", "Authorized", "EVCommunicationLost", "EVDisconnected"),
+    ("TC_E_21_CSMS", "RemoteStart", "RemoteStop", "Remote"),
+    ("TC_E_22_CSMS", "Authorized", "ChargingStateChanged", "StoppedByEV"),
+    ("TC_E_26_CSMS", "Authorized", "EVCommunicationLost", "EVDisconnected"),
+    ("TC_E_39_CSMS", "Authorized", "EVConnectTimeout", "Timeout"),
+    ("TC_C_47_CSMS", "Authorized", "StopAuthorized", "MasterPass"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "start_trigger", "stop_trigger", "reason"),
+    START_STOP_OPTIONS,
+    ids=[c[0] for c in START_STOP_OPTIONS],
+)
+def test_v201_start_and_stop_options(
+    ocpp_server, charger, token, case, start_trigger, stop_trigger, reason
+):
+    """TC_E_01/02/07/08/09/10/11/12/14/15/16/17/19/20/21/22/26/38/39_CSMS,
+    TC_C_47_CSMS (the stop a master pass makes): every start/stop option is stored
+    with its trigger and reason and answered."""
+
+    async def talk():
+        async with station(_url(ocpp_server), "2.0.1") as cp:
+            await cp.call(
+                _event(
+                    "Started",
+                    0,
+                    tx=case,
+                    minutes_ago=5,
+                    trigger=start_trigger,
+                    evse={"id": 1, "connector_id": 1},
+                    id_token=_id_token(),
+                    meter_value=[_energy(100, "Transaction.Begin", 5)],
+                ),
+                suppress=False,
+            )
+            return await cp.call(
+                _event(
+                    "Ended",
+                    1,
+                    tx=case,
+                    minutes_ago=1,
+                    trigger=stop_trigger,
+                    info={"stopped_reason": reason},
+                    meter_value=[_energy(600, "Transaction.End", 1)],
+                ),
+                suppress=False,
+            )
+
+    run(talk())
+    session = ChargingSession.objects.get(ocpp_transaction_id=case)
+    assert session.state == ChargingSession.State.COMPLETED and session.energy_wh == 500
+    assert session.stop_reason == mappers.domain_word(reason)
+    assert list(session.events.order_by("seq_no").values_list("trigger", flat=True)) == [
+        mappers.domain_word(start_trigger),
+        mappers.domain_word(stop_trigger),
+    ]
