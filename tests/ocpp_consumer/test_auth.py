@@ -211,3 +211,17 @@ def test_auth_disconnect_marks_charger_offline(ocpp_server):
     assert wait_for(lambda: not Charger.objects.get(pk=charger.pk).online)
     charger.refresh_from_db()
     assert charger.connected_at and charger.disconnected_at
+
+
+def test_auth_new_password_works_at_once_old_one_refused(ocpp_server, secured):
+    """TC_073_CSMS / TC_A_09_CSMS, the central system's half: once the charger
+    accepted a new password (ChangeConfiguration AuthorizationKey / SetVariables
+    BasicAuthPassword) and it is stored, the old one is refused at once."""
+    from apps.chargers.services import charger_set_password
+
+    _with_password(secured)
+    new_password = "the-new-password-0123456"
+    charger_set_password(charger=secured, password=new_password)
+    old = run(refused_status(ocpp_server.url("CP-SEC"), headers=basic_auth("CP-SEC", PASSWORD)))
+    new = run(refused_status(ocpp_server.url("CP-SEC"), headers=basic_auth("CP-SEC", new_password)))
+    assert (old, new) == (403, 0)

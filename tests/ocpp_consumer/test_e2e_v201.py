@@ -597,7 +597,6 @@ START_STOP_OPTIONS = [
     ("TC_E_22_CSMS", "Authorized", "ChargingStateChanged", "StoppedByEV"),
     ("TC_E_26_CSMS", "Authorized", "EVCommunicationLost", "EVDisconnected"),
     ("TC_E_39_CSMS", "Authorized", "EVConnectTimeout", "Timeout"),
-    ("TC_C_47_CSMS", "Authorized", "StopAuthorized", "MasterPass"),
 ]
 
 
@@ -609,9 +608,8 @@ START_STOP_OPTIONS = [
 def test_v201_start_and_stop_options(
     ocpp_server, charger, token, case, start_trigger, stop_trigger, reason
 ):
-    """TC_E_01/02/07/08/09/10/11/12/14/15/16/17/19/20/21/22/26/38/39_CSMS,
-    TC_C_47_CSMS (the stop a master pass makes): every start/stop option is stored
-    with its trigger and reason and answered."""
+    """TC_E_01/02/07/08/09/10/11/12/14/15/16/17/19/20/21/22/26/38/39_CSMS: every
+    start/stop option is stored with its trigger and reason and answered."""
 
     async def talk():
         async with station(_url(ocpp_server), "2.0.1") as cp:
