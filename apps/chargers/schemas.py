@@ -90,6 +90,7 @@ class CommandIn(Schema):
 
 class ResetIn(CommandIn):
     type: str = Field(description="soft (wait for transactions to end) or hard.")
+    connector_id: int | None = Field(None, ge=1, description="2.0.1 only: reset one EVSE.")
 
 
 class ChargingSchedulePeriodIn(CommandIn):
@@ -109,7 +110,10 @@ class ChargingScheduleIn(CommandIn):
 class ChargingProfileIn(CommandIn):
     id: int = Field(ge=0)
     stack_level: int = Field(0, ge=0)
-    purpose: str = Field(description="charger_max, tx_default or tx.")
+    purpose: str | None = Field(
+        None,
+        description="charger_max, tx_default or tx. Required, except in remote-start (tx).",
+    )
     kind: str = Field("absolute", description="absolute, recurring or relative.")
     recurrency_kind: str | None = Field(None, description="daily or weekly (recurring only).")
     valid_from: AwareDatetime | None = None
@@ -156,11 +160,17 @@ class GetConfigurationIn(CommandIn):
         "2.0.1 too). Left out: everything (on 2.0.1, a configuration report that "
         "arrives as NotifyReport events).",
     )
+    report: str | None = Field(
+        None, description="2.0.1, without keys: configuration (default), full or summary."
+    )
 
 
 class ChangeConfigurationIn(CommandIn):
     key: str | None = Field(None, description="1.6 key, or 2.0.1 'Component.Variable'.")
-    value: str | int | float | bool
+    value: str | int | float | bool | None = None
+    values: dict[str, str | int | float | bool] | None = Field(
+        None, description="2.0.1: several at once, {'Component.Variable': value}."
+    )
     component: str | None = Field(None, description="2.0.1, instead of key.")
     variable: str | None = Field(None, description="2.0.1, instead of key.")
     component_instance: str | None = None

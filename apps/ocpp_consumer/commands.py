@@ -108,6 +108,14 @@ PURPOSE_201 = {
 PROFILE_KINDS = {k: k.capitalize() for k in ("absolute", "recurring", "relative")}
 RECURRENCY_KINDS = {"daily": "Daily", "weekly": "Weekly"}
 RATE_UNITS = {"W": "W", "A": "A"}
+REPORT_BASES = {
+    "configuration": "ConfigurationInventory",
+    "ConfigurationInventory": "ConfigurationInventory",
+    "full": "FullInventory",
+    "FullInventory": "FullInventory",
+    "summary": "SummaryInventory",
+    "SummaryInventory": "SummaryInventory",
+}
 
 # Well-known 1.6 configuration keys and where 2.0.1 keeps them, so that
 # get-configuration / change-configuration with a 1.6 key work on both versions.
@@ -292,7 +300,9 @@ async def _charging_profile(
     "min_charging_rate"?}}"""
     profile_id = params.required_integer("id", minimum=0)
     stack_level = params.integer("stack_level", default=0, minimum=0)
-    purpose = params.choice("purpose", PROFILE_PURPOSES, default=default_purpose, required=True)
+    purpose = params.choice(
+        "purpose", PROFILE_PURPOSES, default=default_purpose, required=default_purpose is None
+    )
     kind = params.choice("kind", PROFILE_KINDS, default="Absolute")
     recurrency = params.choice("recurrency_kind", RECURRENCY_KINDS)
     if kind == "Recurring" and recurrency is None:
@@ -369,9 +379,13 @@ async def _charging_profile(
 
 async def _reset(ctx: _Context, p: Params) -> Translation:
     kind = p.required_choice("type", RESET_TYPES)
+    connector_id = p.integer("connector_id", minimum=1)
     if ctx.v16:
+        if connector_id is not None:
+            raise ValueError("reset: a 1.6 charger resets as a whole (leave out connector_id).")
         return ctx.calls.Reset(type=RESET_16[kind]), _status
-    return ctx.calls.Reset(type=RESET_201[kind]), _status
+    # 2.0.1 can reset one EVSE only (TC_B_25..27).
+    return ctx.calls.Reset(type=RESET_201[kind], evse_id=connector_id), _status
 
 
 async def _remote_start(ctx: _Context, p: Params) -> Translation:
@@ -386,6 +400,9 @@ async def _remote_start(ctx: _Context, p: Params) -> Translation:
     )
     if profile_params is not None:
         profile_params.finish()
+        if profile and profile["charging_profile_purpose"] != "TxProfile":
+            # The profile of a remote start limits that transaction, nothing else.
+            raise ValueError("remote-start: the charging profile's purpose must be tx.")
     request_id = _request_id(p)
     if ctx.v16:
         request = ctx.calls.RemoteStartTransaction(
@@ -471,9 +488,8 @@ async def _get_configuration(ctx: _Context, p: Params) -> Translation:
         # 2.0.1 has no "all variables" GetVariables: ask for the configuration
         # report instead; it arrives as NotifyReport messages (stored as events).
         request_id = _request_id(p)
-        request = ctx.calls.GetBaseReport(
-            request_id=request_id, report_base="ConfigurationInventory"
-        )
+        report = p.choice("report", REPORT_BASES, default="ConfigurationInventory")
+        request = ctx.calls.GetBaseReport(request_id=request_id, report_base=report)
         return request, lambda result: _status(result, report_request_id=request_id)
 
     _request_id(p)
@@ -496,47 +512,85 @@ async def _get_configuration(ctx: _Context, p: Params) -> Translation:
     return request, answer201
 
 
-async def _change_configuration(ctx: _Context, p: Params) -> Translation:
-    key = p.text("key", max_length=50 if ctx.v16 else None)
-    value = p.raw("value")
+def _configuration_value(value: Any, *, v16: bool) -> str:
     if value is None or isinstance(value, dict | list):
         raise ValueError("change-configuration: value is required (a string, number or boolean).")
     text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    if len(text) > (500 if ctx.v16 else 1000):
+    if len(text) > (500 if v16 else 1000):
         raise ValueError("change-configuration: value is too long.")
+    return text
+
+
+def _set_variable_answer(entry: dict[str, Any]) -> dict[str, Any]:
+    status = entry.get("attribute_status", "Rejected")
+    answer: dict[str, Any] = {
+        "key": _key_label(entry),
+        "status": SET_VARIABLE_STATUS.get(status, status),
+        "ocpp_status": status,
+    }
+    if "attribute_status_info" in entry:
+        answer["status_info"] = entry["attribute_status_info"]
+    return answer
+
+
+async def _change_configuration(ctx: _Context, p: Params) -> Translation:
+    key = p.text("key", max_length=50 if ctx.v16 else None)
+    values = p.raw("values")
     if ctx.v16:
+        if values is not None:
+            raise ValueError("change-configuration: 1.6 changes one key at a time (key, value).")
         if key is None:
             raise ValueError("change-configuration: key is required.")
-        p.finish()
+        text = _configuration_value(p.raw("value"), v16=True)
         return ctx.calls.ChangeConfiguration(key=key, value=text), _status
 
-    component = p.text("component", max_length=50)
-    variable = p.text("variable", max_length=50)
-    component_instance = p.text("component_instance", max_length=50)
-    variable_instance = p.text("variable_instance", max_length=50)
-    if key is not None and (component or variable):
-        raise ValueError("change-configuration: give either key or component and variable.")
-    if key is not None:
-        target = _configuration_key(ctx, key)
-    elif component and variable:
-        target = (component, variable, component_instance, variable_instance)
+    if values is not None:
+        # Several variables in one SetVariables (TC_B_10).
+        if key is not None or p.has("value") or p.has("component") or p.has("variable"):
+            raise ValueError("change-configuration: give either values or one key and value.")
+        if not isinstance(values, dict) or not values:
+            raise ValueError(
+                "change-configuration: values must be an object of 'Component.Variable': value."
+            )
+        changes = [
+            (_configuration_key(ctx, k), _configuration_value(v, v16=False))
+            for k, v in values.items()
+        ]
     else:
-        raise ValueError("change-configuration: key (or component and variable) is required.")
+        text = _configuration_value(p.raw("value"), v16=False)
+        component = p.text("component", max_length=50)
+        variable = p.text("variable", max_length=50)
+        component_instance = p.text("component_instance", max_length=50)
+        variable_instance = p.text("variable_instance", max_length=50)
+        if key is not None and (component or variable):
+            raise ValueError("change-configuration: give either key or component and variable.")
+        if key is not None:
+            target = _configuration_key(ctx, key)
+        elif component and variable:
+            target = (component, variable, component_instance, variable_instance)
+        else:
+            raise ValueError("change-configuration: key (or component and variable) is required.")
+        changes = [(target, text)]
     request = ctx.calls.SetVariables(
-        set_variable_data=[{"attribute_value": text, **_component_variable(*target)}]
+        set_variable_data=[
+            {"attribute_value": text, **_component_variable(*target)} for target, text in changes
+        ]
     )
 
     def answer(result: dict[str, Any]) -> dict[str, Any]:
-        entry = (result.get("set_variable_result") or [{}])[0]
-        status = entry.get("attribute_status", "Rejected")
-        response: dict[str, Any] = {
-            "status": SET_VARIABLE_STATUS.get(status, status),
-            "ocpp_status": status,
-            "key": _key_label(entry) if entry else key,
-        }
-        if "attribute_status_info" in entry:
-            response["status_info"] = entry["attribute_status_info"]
-        return response
+        results = [_set_variable_answer(e) for e in result.get("set_variable_result", [])]
+        if values is None and len(results) == 1:
+            return results[0]
+        statuses = {r["status"] for r in results}
+        if statuses <= {"Accepted"}:
+            overall = "Accepted"
+        elif statuses <= {"Accepted", "RebootRequired"}:
+            overall = "RebootRequired"
+        elif statuses & {"Accepted", "RebootRequired"}:
+            overall = "PartiallyAccepted"
+        else:
+            overall = "Rejected"
+        return {"status": overall, "results": results}
 
     return request, answer
 

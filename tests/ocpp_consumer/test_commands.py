@@ -85,6 +85,32 @@ CASES_16 = [
         {"status": "Accepted"},
     ),
     (
+        "remote-start",
+        {
+            "id_tag": "TAG1",
+            "charging_profile": {
+                "id": 2,
+                "schedule": {"rate_unit": "W", "periods": [{"start_period": 0, "limit": 3680}]},
+            },
+        },
+        "RemoteStartTransaction",
+        {
+            "idTag": "TAG1",
+            "chargingProfile": {
+                "chargingProfileId": 2,
+                "stackLevel": 0,
+                "chargingProfilePurpose": "TxProfile",
+                "chargingProfileKind": "Absolute",
+                "chargingSchedule": {
+                    "chargingRateUnit": "W",
+                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 3680}],
+                },
+            },
+        },
+        result16.RemoteStartTransaction(status="Rejected"),
+        {"status": "Rejected"},
+    ),
+    (
         "unlock-connector",
         {"connector_id": 2},
         "UnlockConnector",
@@ -672,6 +698,76 @@ CASES_201 = [
 ]
 
 
+CASES_201 += [
+    (
+        "reset",
+        {"type": "soft", "connector_id": 2},
+        "Reset",
+        {"type": "OnIdle", "evseId": 2},
+        result201.Reset(status="Accepted"),
+        {"status": "Accepted"},
+    ),
+    (
+        "get-configuration",
+        {"report": "full", "request_id": 13},
+        "GetBaseReport",
+        {"requestId": 13, "reportBase": "FullInventory"},
+        result201.GetBaseReport(status="NotSupported"),
+        {"status": "NotSupported", "report_request_id": 13},
+    ),
+    (
+        "change-configuration",
+        {"values": {"HeartbeatInterval": 60, "AuthCtrlr.Enabled": False}},
+        "SetVariables",
+        {
+            "setVariableData": [
+                {
+                    "attributeValue": "60",
+                    "component": {"name": "OCPPCommCtrlr"},
+                    "variable": {"name": "HeartbeatInterval"},
+                },
+                {
+                    "attributeValue": "false",
+                    "component": {"name": "AuthCtrlr"},
+                    "variable": {"name": "Enabled"},
+                },
+            ]
+        },
+        result201.SetVariables(
+            set_variable_result=[
+                {
+                    "attribute_status": "Accepted",
+                    "component": {"name": "OCPPCommCtrlr"},
+                    "variable": {"name": "HeartbeatInterval"},
+                },
+                {
+                    "attribute_status": "Rejected",
+                    "attribute_status_info": {"reason_code": "ReadOnly"},
+                    "component": {"name": "AuthCtrlr"},
+                    "variable": {"name": "Enabled"},
+                },
+            ]
+        ),
+        {
+            "status": "PartiallyAccepted",
+            "results": [
+                {
+                    "key": "OCPPCommCtrlr.HeartbeatInterval",
+                    "status": "Accepted",
+                    "ocpp_status": "Accepted",
+                },
+                {
+                    "key": "AuthCtrlr.Enabled",
+                    "status": "Rejected",
+                    "ocpp_status": "Rejected",
+                    "status_info": {"reason_code": "ReadOnly"},
+                },
+            ],
+        },
+    ),
+]
+
+
 def _case_id(case: tuple) -> str:
     return f"{case[0]}-{case[2]}"
 
@@ -825,6 +921,21 @@ async def test_execute_remote_stop_refuses_an_ended_session():
         ("1.6", "data-transfer", {"vendor_id": ""}, r"vendor_id is required"),
         ("1.6", "flash-lights", {}, r"Unknown command 'flash-lights'"),
         ("1.5", "reset", {"type": "soft"}, r"Unsupported OCPP version"),
+        (
+            "1.6",
+            "remote-start",
+            {"id_tag": "T", "charging_profile": {**PROFILE, "purpose": "tx_default"}},
+            r"purpose must be tx",
+        ),
+        ("1.6", "reset", {"type": "soft", "connector_id": 1}, r"resets as a whole"),
+        ("1.6", "change-configuration", {"values": {"A": "1"}}, r"one key at a time"),
+        (
+            "2.0.1",
+            "change-configuration",
+            {"values": {"A.B": "1"}, "key": "C.D"},
+            r"either values or one key",
+        ),
+        ("2.0.1", "get-configuration", {"report": "everything"}, r"report must be one of"),
         ("1.6", "reset", ["soft"], r"must be a JSON object"),
     ],
 )

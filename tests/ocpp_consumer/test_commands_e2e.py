@@ -3,16 +3,24 @@ layer, the consumer holding the charger's socket, and a charger (the `ocpp`
 package's ChargePoint on a real websocket, which validates every request we send
 against the OCPP schema before answering it).
 
-OCA test cases covered (conformance/): 1.6 TC_003 (remote start), TC_010 (remote
-stop), TC_013 (hard reset), TC_014 (soft reset), TC_017 (unlock connector),
-TC_019 (get/change configuration), TC_021 (change availability), TC_024..028
-(clear cache, local list), TC_044..047 (firmware, diagnostics), TC_048..051
-(reservations), TC_054..056 (trigger message), TC_056..066 (smart charging),
-TC_067 (data transfer); 2.0.1 TC_B_20/B_21 (reset), TC_F_01..F_04 (request
-start/stop), TC_F_05 (unlock), TC_F_06..F_20 (trigger message),
-TC_B_06..B_13 (get/set variables), TC_C_37..C_40 (clear cache),
-TC_D_01..D_09 (local list), TC_H_* (reservations), TC_K_* (smart charging),
-TC_L_01 (update firmware), TC_N_01 (get log), TC_P_01 (data transfer)."""
+OCA test cases (../shared/conformance/) whose CSMS-initiated half these tests
+cover (the charger's later messages are the inbound tests' part):
+1.6: TC_010_CSMS, TC_011_1_CSMS (remote start), TC_059_CSMS (remote start with a
+charging profile), TC_012_CSMS, TC_028_CSMS (remote stop, rejected), TC_013_CSMS
+(hard reset), TC_014_CSMS (soft reset), TC_017_1_CSMS, TC_017_2_CSMS (unlock),
+TC_019_1_CSMS, TC_019_2_CSMS (get configuration), TC_021_CSMS (change
+configuration), TC_042_2_CSMS (local list version), TC_043_*_CSMS (send local
+list), TC_044_1_CSMS (firmware update), TC_045_1_CSMS (diagnostics), TC_046_CSMS,
+TC_048_2_CSMS (reserve now, occupied), TC_051_CSMS (cancel reservation),
+TC_054_CSMS (trigger message), TC_056_CSMS (TxDefaultProfile), TC_066_CSMS
+(composite schedule), TC_067_CSMS (clear charging profile).
+2.0.1: TC_B_06_CSMS (get variables), TC_B_09_CSMS, TC_B_10_CSMS (set variables,
+one and several), TC_B_12_CSMS, TC_B_13_CSMS (base reports), TC_B_20_CSMS,
+TC_B_22_CSMS (reset OnIdle / Immediate), TC_B_25_CSMS (reset an EVSE),
+TC_C_37_CSMS (clear cache), TC_F_01_CSMS..TC_F_04_CSMS (request start),
+TC_E_21_CSMS (remote stop), TC_F_06_CSMS (unlock), TC_F_13_CSMS (trigger
+TransactionEvent), TC_G_06_CSMS (change availability), TC_L_01_CSMS (update
+firmware), TC_N_25_CSMS (diagnostics log)."""
 
 from __future__ import annotations
 
@@ -94,13 +102,15 @@ ANSWERS_201: dict[str, Any] = {
         ]
     ),
     "GetBaseReport": result201.GetBaseReport(status="Accepted"),
-    "SetVariables": result201.SetVariables(
+    # Answers each variable it was asked to set.
+    "SetVariables": lambda set_variable_data, **_: result201.SetVariables(
         set_variable_result=[
             {
                 "attribute_status": "RebootRequired",
-                "component": {"name": "OCPPCommCtrlr"},
-                "variable": {"name": "HeartbeatInterval"},
+                "component": item["component"],
+                "variable": item["variable"],
             }
+            for item in set_variable_data
         ]
     ),
     "ClearCache": result201.ClearCache(status="Accepted"),
@@ -141,7 +151,7 @@ class _Answering:
     def _handler(self, action: str, answer: Any) -> Any:
         def handle(**kwargs: Any) -> Any:
             self.received.append((action, kwargs))
-            return answer
+            return answer(**kwargs) if callable(answer) else answer
 
         return handle
 
@@ -266,6 +276,26 @@ CASES_16 = [
         {"connector_id": 1, "id_tag": "TAG-1"},
         "RemoteStartTransaction",
         {"connector_id": 1, "id_tag": "TAG-1"},
+        {"status": "Accepted"},
+    ),
+    (
+        "remote-start",
+        {
+            "connector_id": 1,
+            "id_tag": "TAG-1",
+            "charging_profile": {
+                "id": 4,
+                "schedule": {"rate_unit": "W", "periods": [{"start_period": 0, "limit": 7400}]},
+            },
+        },
+        "RemoteStartTransaction",
+        {
+            "charging_profile": {
+                "charging_profile_id": 4,
+                "charging_profile_purpose": "TxProfile",
+                "charging_schedule": {"charging_rate_unit": "W"},
+            }
+        },
         {"status": "Accepted"},
     ),
     (
@@ -415,6 +445,38 @@ CASES_16 = [
 
 CASES_201 = [
     ("reset", {"type": "hard"}, "Reset", {"type": "Immediate"}, {"status": "Scheduled"}),
+    (
+        "reset",
+        {"type": "soft", "connector_id": 1},
+        "Reset",
+        {"type": "OnIdle", "evse_id": 1},
+        {"status": "Scheduled"},
+    ),
+    (
+        "get-configuration",
+        {"report": "full"},
+        "GetBaseReport",
+        {"report_base": "FullInventory"},
+        {"status": "Accepted"},
+    ),
+    (
+        "change-configuration",
+        {"values": {"HeartbeatInterval": 60, "AuthCtrlr.Enabled": True}},
+        "SetVariables",
+        {
+            "set_variable_data": [
+                {"attribute_value": "60", "variable": {"name": "HeartbeatInterval"}},
+                {"attribute_value": "true", "component": {"name": "AuthCtrlr"}},
+            ]
+        },
+        {
+            "status": "RebootRequired",
+            "results": [
+                {"key": "OCPPCommCtrlr.HeartbeatInterval", "status": "RebootRequired"},
+                {"key": "AuthCtrlr.Enabled", "status": "RebootRequired"},
+            ],
+        },
+    ),
     (
         "remote-start",
         {"connector_id": 1, "id_tag": "TAG-1", "id_token_type": "rfid"},
@@ -609,7 +671,7 @@ def _contains(actual: Any, expected: Any) -> bool:
 
 
 def _case_id(case: tuple) -> str:
-    return f"{case[0]}-{case[2]}"
+    return f"{case[0]}-{case[2]}-{json.dumps(case[1], sort_keys=True)[:40]}"
 
 
 def _command_through_the_api(api, make_charger, ocpp_server, version, case) -> None:
