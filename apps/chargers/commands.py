@@ -271,12 +271,13 @@ def _command_log_create(
             "Your role in the charger's organization does not allow commands "
             f"(it takes one of: {', '.join(sorted(MANAGE_ROLES))})."
         )
-    user = issued_by if getattr(issued_by, "is_authenticated", False) else None
+    # The log keeps the issuing account's id (an anonymous user has none).
+    user_id = issued_by.pk if issued_by is not None and issued_by.is_authenticated else None
     log = CommandLog.objects.create(
         charger_id=row.pk,
         command=command,
         params=params,
-        issued_by=user,
+        issued_by_id=user_id,
         source=source,
         outcome=CommandLog.Outcome.PENDING,
     )

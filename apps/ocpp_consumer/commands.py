@@ -604,7 +604,7 @@ async def _send_local_list(ctx: _Context, p: Params) -> Translation:
     update_type = p.choice(
         "update_type", {"full": "Full", "differential": "Differential"}, default="Full"
     )
-    entries = []
+    entries: list[dict[str, Any]] = []
     for entry in p.nested_list("entries"):
         id_tag = _id_tag(entry, ctx)
         # In a differential update, an entry without a status removes the token.

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import channel_layers, get_channel_layer
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from apps.chargers.commands import COMMAND_NAMES, command_send, command_send_sync
@@ -44,7 +45,7 @@ def command_url(charge_point_id: str, command: str) -> str:
 
 
 class StandInConsumer:
-    """Reads "ocpp.command" messages from a channel and answers each with `reply`
+    """Reads one "ocpp.command" message from a channel and answers it with `reply`
     (a dict merged into the result message, or None to stay silent)."""
 
     def __init__(self, reply: dict[str, Any] | None) -> None:
@@ -58,19 +59,17 @@ class StandInConsumer:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        # Wait for the cancellation: channels-redis must leave its receive section in
-        # this event loop, or the next test's loop finds its lock taken.
-        self._task.cancel()
-        # redis-py may report the cancelled read as its own TimeoutError.
+        # One message, then done: a receive cancelled mid-read makes channels-redis
+        # wait out its blocking pop, and may leave its lock to this test's loop.
+        if not self._task.done():
+            self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._task
 
     async def _serve(self) -> None:
-        while True:
-            message = await self.layer.receive(self.channel_name)
-            self.received.append(message)
-            if self.reply is None:
-                continue
+        message = await self.layer.receive(self.channel_name)
+        self.received.append(message)
+        if self.reply is not None:
             await self.layer.send(
                 message["reply_channel"],
                 {"type": "ocpp.command.result", "command_id": message["command_id"], **self.reply},
@@ -395,3 +394,30 @@ def test_api_documents_every_command(client, manager_a):
     paths = {p for p in schema["paths"] if "/commands/" in p}
 
     assert paths == {f"/api/v1/chargers/{{charge_point_id}}/commands/{c}" for c in COMMAND_NAMES}
+
+
+# --- manage.py charger_command (the cross-process run is in tests/ocpp_consumer) ------
+
+
+def test_charger_command_refuses_an_in_memory_channel_layer(settings):
+    """A shell process never holds a socket: with the embedded in-memory layer the
+    command could only time out, so it says what to configure instead."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    factories.ChargerFactory(charge_point_id="CP-1", channel_name="specific.x")
+
+    with pytest.raises(CommandError, match="REDIS_URL"):
+        call_command("charger_command", "CP-1", "reset", '{"type": "soft"}')
+
+    assert not CommandLog.objects.exists()
+
+
+@pytest.mark.redis
+def test_charger_command_reports_bad_json_and_domain_errors():
+    factories.ChargerFactory(charge_point_id="CP-1", channel_name="")
+
+    with pytest.raises(CommandError, match="not valid JSON"):
+        call_command("charger_command", "CP-1", "reset", "{type: soft}")
+    with pytest.raises(CommandError, match="ChargerOffline"):
+        call_command("charger_command", "CP-1", "reset", '{"type": "soft"}')
+    with pytest.raises(CommandError, match="Unknown command"):
+        call_command("charger_command", "CP-1", "explode")
