@@ -369,3 +369,23 @@ def test_charger_data_transfer_kept_and_vendor_unknown(charger):
     status = services.charger_data_transfer(charger=charger, vendor_id="acme", data={"x": 1})
     assert status == services.DataTransferStatus.UNKNOWN_VENDOR
     assert ChargerEvent.objects.get(kind="data_transfer").payload["data"] == {"x": 1}
+
+
+def test_session_stop_is_one_transaction(charger, token, monkeypatch):
+    """A failure after the session was updated (here: storing its readings) leaves
+    nothing half-written: the charger's retry finds the session as it was."""
+    session = _start(charger, meter=1000).session
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "_record_samples", fail)
+    with pytest.raises(RuntimeError):
+        services.session_stop(
+            charger=charger,
+            transaction_id=session.ocpp_transaction_id,
+            meter_stop_wh=2000,
+            stopped_at=minutes_ago(1),
+        )
+    session.refresh_from_db()
+    assert session.state == ChargingSession.State.ACTIVE and session.meter_stop_wh is None

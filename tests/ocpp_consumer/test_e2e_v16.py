@@ -677,3 +677,35 @@ def test_v16_command_over_channel_layer(ocpp_server, charger, fake_commands):
     assert refused["ok"] is False and refused["error"] == "call_error"
     assert bad["ok"] is False and bad["error"] == "bad_request" and "Soft or Hard" in bad["message"]
     assert silent["ok"] is False and silent["error"] == "timeout"
+
+
+def test_v16_stop_with_unreadable_reading_writes_nothing(ocpp_server, charger, token):
+    """A StopTransaction whose transaction data holds a value that is no number is
+    refused as a whole (PropertyConstraintViolation): the session is not half
+    stopped, and the connection goes on."""
+
+    async def talk():
+        async with connect(_url(ocpp_server)) as ws:
+            start = await call(
+                ws,
+                "StartTransaction",
+                {"connectorId": 1, "idTag": "TAG-OK", "meterStart": 0, "timestamp": ts(5)},
+            )
+            stop = await call(
+                ws,
+                "StopTransaction",
+                {
+                    "transactionId": start[2]["transactionId"],
+                    "meterStop": 10,
+                    "timestamp": ts(1),
+                    "transactionData": [{"timestamp": ts(1), "sampledValue": [{"value": "ten"}]}],
+                },
+            )
+            beat = await call(ws, "Heartbeat", {})
+            return stop, beat
+
+    stop, beat = run(talk())
+    assert stop[0] == 4 and stop[2] == "PropertyConstraintViolation"
+    assert beat[0] == 3
+    session = ChargingSession.objects.get(charger=charger)
+    assert session.state == ChargingSession.State.ACTIVE and session.meter_stop_wh is None
