@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.responses import Status
 
 from apps.chargers import selectors, services
-from apps.chargers.commands import command_send_sync
+from apps.chargers.commands import command_send
 from apps.chargers.exceptions import CommandInvalid
 from apps.chargers.models import Charger, CommandLog
 from apps.chargers.schemas import (
@@ -65,11 +66,12 @@ def charger_get(request: HttpRequest, charge_point_id: str) -> object:
 _COMMAND_ERRORS = error_responses(401, 403, 404, 409, 422, 502, 504)
 
 
-def _command_operation(command: str, schema: type[CommandIn]) -> Callable[..., object]:
-    def operation(request: HttpRequest, charge_point_id: str, payload: CommandIn) -> object:
+def _command_operation(command: str, schema: type[CommandIn]) -> Callable[..., Any]:
+    # Async: waiting up to OCPP_COMMAND_TIMEOUT for a charger holds no worker thread.
+    async def operation(request: HttpRequest, charge_point_id: str, payload: CommandIn) -> object:
         # JSON-ready domain parameters: datetimes as ISO 8601, unset fields left out.
         params = payload.model_dump(mode="json", exclude_none=True)
-        result = command_send_sync(
+        result = await command_send(
             charger=charge_point_id,
             command=command,
             params=params,
