@@ -168,6 +168,17 @@ async def command_send(
         raise ChargerNoAnswer(
             f"Charger {charge_point_id} did not answer {command}: {error}"
         ) from None
+    except asyncio.CancelledError:
+        # The caller went away (an HTTP client hung up): the log must not stay
+        # pending forever. The charger may still carry the command out.
+        await asyncio.shield(
+            _finish(
+                log_id,
+                outcome=CommandLog.Outcome.TIMEOUT,
+                error="The caller stopped waiting before the charger answered.",
+            )
+        )
+        raise
 
     if not reply.get("ok"):
         kind = str(reply.get("error") or "error")
@@ -178,7 +189,9 @@ async def command_send(
             raise ChargerNoAnswer(f"Charger {charge_point_id} did not answer {command}: {detail}")
         if error_class is CommandInvalid:
             raise CommandInvalid(detail)
-        raise CommandRejected(f"Charger {charge_point_id} refused {command}: {detail}")
+        if kind == "call_error":
+            raise CommandRejected(f"Charger {charge_point_id} refused {command}: {detail}")
+        raise CommandRejected(f"{command} to charger {charge_point_id} failed: {detail}")
 
     response = reply.get("result")
     if not isinstance(response, dict):

@@ -51,6 +51,7 @@ class StandInConsumer:
     def __init__(self, reply: dict[str, Any] | None) -> None:
         self.reply = reply
         self.received: list[dict[str, Any]] = []
+        self.got_message = asyncio.Event()
         self.layer = get_channel_layer()
 
     async def __aenter__(self) -> StandInConsumer:
@@ -69,6 +70,7 @@ class StandInConsumer:
     async def _serve(self) -> None:
         message = await self.layer.receive(self.channel_name)
         self.received.append(message)
+        self.got_message.set()
         if self.reply is not None:
             await self.layer.send(
                 message["reply_channel"],
@@ -209,6 +211,23 @@ async def test_command_send_maps_the_consumers_failures(error, exception, outcom
     assert log.outcome == outcome
     assert log.error == f"{error}: NotImplemented: no handler for Reset"
     assert log.answered_at is None
+
+
+async def test_command_send_cancelled_by_its_caller_does_not_stay_pending():
+    async with StandInConsumer(reply=None) as consumer:
+        await _charger(charge_point_id="CP-1", channel_name=consumer.channel_name)
+        task = asyncio.create_task(
+            command_send(charger="CP-1", command="clear-cache", source="api", timeout=30)
+        )
+        await asyncio.wait_for(consumer.got_message.wait(), 5)
+
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    log = await sync_to_async(CommandLog.objects.get)()
+    assert log.outcome == CommandLog.Outcome.TIMEOUT
+    assert "stopped waiting" in log.error
 
 
 async def test_command_send_refuses_an_unknown_command_listing_the_valid_ones():
