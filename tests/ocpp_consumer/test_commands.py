@@ -1013,3 +1013,16 @@ async def _session(
         )
 
     return await sync_to_async(create)()
+
+
+async def test_execute_21_uses_the_201_translations_with_21_schemas():
+    # The consumer does not negotiate ocpp2.1 yet; the translations are ready for it.
+    from ocpp.v21 import call_result as result21
+
+    cp = FakeChargePoint(result21.Reset(status="Accepted"))
+
+    result = await execute(cp, "2.1", "reset", {"type": "soft"})
+
+    assert type(cp.requests[-1]).__module__ == "ocpp.v21.call"
+    assert cp.payload == {"type": "OnIdle"}
+    assert result == {"status": "Accepted"}
