@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.chargers import credentials
 from apps.chargers.exceptions import (
     ChargerNoAnswer,
     ChargerOffline,
@@ -117,9 +118,34 @@ async def command_send(
     """Send `command` to `charger` (a row or a charge point id) and return its answer.
 
     With `issued_by`, the user must see the charger (else NotFound) and manage it
-    (else Forbidden). Raises CommandInvalid (unknown command, bad parameters),
+    (else Forbidden). Raises CommandInvalid (unknown command, bad parameters, a
+    change of the charger's OCPP password: that is `charger_password_rotate`'s job),
     ChargerOffline, ChargerNoAnswer or CommandRejected; every attempt past the
     permission check is logged in CommandLog with its outcome."""
+    _refuse_password_change(command, params)
+    return await _command_send(
+        charger=charger,
+        command=command,
+        params=params,
+        logged_params=None,
+        issued_by=issued_by,
+        source=source,
+        timeout=timeout,
+    )
+
+
+async def _command_send(
+    *,
+    charger: Charger | str,
+    command: str,
+    params: dict[str, Any] | None,
+    logged_params: dict[str, Any] | None,
+    issued_by: AnyUser | None,
+    source: str,
+    timeout: float | None,  # noqa: ASYNC109 (see command_send)
+) -> CommandResult:
+    """`command_send` without the password guard. `logged_params`: what CommandLog
+    keeps instead of `params` (a secret masked); None: `params` themselves."""
     if command not in COMMAND_NAMES:
         raise CommandInvalid(
             f"Unknown command {command!r}. Valid commands: {', '.join(sorted(COMMAND_NAMES))}."
@@ -130,7 +156,11 @@ async def command_send(
         raise CommandInvalid(f"{command}: the parameters must be a JSON object.")
 
     log_id, charge_point_id, channel_name = await database_sync_to_async(_command_log_create)(
-        charger=charger, command=command, params=params, issued_by=issued_by, source=source
+        charger=charger,
+        command=command,
+        params=params if logged_params is None else logged_params,
+        issued_by=issued_by,
+        source=source,
     )
     if not channel_name:
         await _finish(log_id, outcome=CommandLog.Outcome.OFFLINE, error="The charger is offline.")
@@ -319,4 +349,78 @@ def _command_log_finish(
         response=response,
         error=error,
         answered_at=timezone.now() if outcome == CommandLog.Outcome.ANSWERED else None,
+    )
+
+
+# --- the charger's OCPP password ------------------------------------------------------
+#
+# A charger's HTTP Basic auth password lives in two places: its hash here, the
+# password in the charger (1.6 AuthorizationKey, 2.0.1 SecurityCtrlr.BasicAuthPassword).
+# They must never disagree silently, so the generic change-configuration refuses
+# those keys: only `charger_password_send` (called by the rotation service, which
+# stores the new hash once the charger accepted) sends them.
+
+# The 1.6 key; the OCPP edge maps it to SecurityCtrlr.BasicAuthPassword for 2.0.1.
+PASSWORD_KEY = "AuthorizationKey"  # noqa: S105 (a configuration key name, not a secret)
+# What the command log keeps instead of the password.
+PASSWORD_MASK = "***"  # noqa: S105 (the placeholder logged instead of a secret)
+# Compared without case and without instances ("SecurityCtrlr[1].BasicAuthPassword"):
+# a charger that matches keys loosely must not be reachable by a spelling variant.
+_PASSWORD_KEYS = frozenset({"authorizationkey", "securityctrlr.basicauthpassword"})
+
+
+def is_password_key(key: object) -> bool:
+    """Whether a change-configuration key names the charger's OCPP password."""
+    if not isinstance(key, str):
+        return False
+    parts = [part.partition("[")[0].strip() for part in key.split(".")]
+    return ".".join(parts).lower() in _PASSWORD_KEYS
+
+
+def _refuse_password_change(command: str, params: object) -> None:
+    if command != "change-configuration" or not isinstance(params, dict):
+        return
+    keys: list[object] = [params.get("key")]
+    if params.get("component") or params.get("variable"):
+        keys.append(f"{params.get('component') or ''}.{params.get('variable') or ''}")
+    values = params.get("values")
+    if isinstance(values, dict):
+        keys.extend(values)
+    if any(is_password_key(key) for key in keys):
+        raise CommandInvalid(
+            "change-configuration: the charger's OCPP password (AuthorizationKey / "
+            "SecurityCtrlr.BasicAuthPassword) is changed only by a password rotation "
+            '(the charger admin\'s action "Rotate OCPP password"), which stores the new '
+            "password once the charger has accepted it, so that the two never disagree."
+        )
+
+
+async def charger_password_send(
+    *,
+    charger: Charger | str,
+    password: str,
+    issued_by: AnyUser | None = None,
+    source: str,
+) -> CommandResult:
+    """Send a new HTTP Basic auth password to the charger (1.6 ChangeConfiguration
+    AuthorizationKey, 2.0.1 SetVariables SecurityCtrlr.BasicAuthPassword) and
+    return its answer. Stores nothing: `apps.chargers.services.charger_password_rotate`
+    does, once the charger accepted. The command log keeps the key and "***".
+
+    Waits the full `command_timeout()`, longer than the consumer's own call
+    timeout: a caller that gave up earlier could miss a late "Accepted" and keep
+    the old hash while the charger uses the new password."""
+    try:
+        credentials.validate_password(password)
+    except credentials.PasswordPolicyError as exc:
+        # Never echo the password itself.
+        raise CommandInvalid(str(exc)) from None
+    return await _command_send(
+        charger=charger,
+        command="change-configuration",
+        params={"key": PASSWORD_KEY, "value": password},
+        logged_params={"key": PASSWORD_KEY, "value": PASSWORD_MASK},
+        issued_by=issued_by,
+        source=source,
+        timeout=None,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 from collections.abc import Iterable, Sequence
@@ -10,12 +11,14 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.access.services import Authorization, id_token_authorize
-from apps.chargers import credentials
+from apps.chargers import commands, credentials
 from apps.chargers.exceptions import ChargerAlreadyExists, ChargerError
 from apps.chargers.models import (
     Charger,
@@ -768,3 +771,75 @@ def charger_data_transfer(
         payload={"vendor_id": vendor_id, "message_id": message_id, "data": data},
     )
     return DataTransferStatus.UNKNOWN_VENDOR
+
+
+# --- OCPP password rotation (OCA TC_073_CSMS, TC_A_09_CSMS, TC_A_10_CSMS) ------------
+
+
+@dataclass(frozen=True)
+class PasswordRotation:
+    """How a rotation went: `rotated` when the charger accepted the new password and
+    its hash is stored; otherwise the old password still works. `status` is the
+    charger's answer (Accepted, Rejected, RebootRequired, NotSupported)."""
+
+    charge_point_id: str
+    rotated: bool
+    status: str
+    command_id: int
+
+
+async def charger_password_rotate(
+    *, charger: Charger | str, issued_by: AnyUser | None = None, source: str
+) -> PasswordRotation:
+    """Give the charger a new random OCPP password. It is sent first; its hash is
+    stored only if the charger answers Accepted, and from then on the old one is
+    refused. Any other answer (RebootRequired included: the charger would switch at
+    some later reboot we cannot see) leaves the old password in force. The new
+    password is never logged nor returned.
+
+    Raises what `commands.charger_password_send` raises: NotFound, Forbidden,
+    ChargerOffline, ChargerNoAnswer, CommandRejected — the old password stays."""
+    password = credentials.generate_password()
+    result = await commands.charger_password_send(
+        charger=charger, password=password, issued_by=issued_by, source=source
+    )
+    rotated = result.status == "Accepted"
+    if rotated:
+        # Shielded: once the charger has the new password, a caller that goes away
+        # must not leave the old hash stored.
+        await asyncio.shield(
+            database_sync_to_async(_charger_password_store)(
+                charge_point_id=result.charge_point_id, password=password
+            )
+        )
+        log.info(
+            "%s: OCPP password rotated (command %s)", result.charge_point_id, result.command_id
+        )
+    else:
+        log.info(
+            "%s: OCPP password not rotated, the charger answered %r (command %s)",
+            result.charge_point_id,
+            result.status,
+            result.command_id,
+        )
+    return PasswordRotation(
+        charge_point_id=result.charge_point_id,
+        rotated=rotated,
+        status=result.status,
+        command_id=result.command_id,
+    )
+
+
+def charger_password_rotate_sync(
+    *, charger: Charger | str, issued_by: AnyUser | None = None, source: str
+) -> PasswordRotation:
+    """`charger_password_rotate` for synchronous callers (admin, tasks)."""
+    return async_to_sync(charger_password_rotate)(
+        charger=charger, issued_by=issued_by, source=source
+    )
+
+
+@transaction.atomic
+def _charger_password_store(*, charge_point_id: str, password: str) -> None:
+    charger = Charger.objects.select_for_update().get(charge_point_id=charge_point_id)
+    charger_set_password(charger=charger, password=password)
