@@ -6,16 +6,23 @@ Tenancy rules come from apps/sites/admin_tenancy.py."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from apps.chargers import credentials, services
+from apps.chargers import commands, credentials, services
+from apps.chargers.exceptions import ChargerNoAnswer, ChargerOffline
 from apps.chargers.models import (
     Charger,
     ChargerEvent,
@@ -34,11 +41,21 @@ from apps.sites.admin_tenancy import (
     kilo,
     scope_editable,
 )
+from apps.sites.exceptions import DomainError
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
+    from django.urls import URLPattern
 
 RECENT_SESSIONS = 10
+RECENT_COMMANDS = 10
+# Seconds a bulk action waits for each charger (they are asked concurrently). Short:
+# someone is looking at a spinning page; a slow charger is reported as "no answer".
+# Password rotation does not use it: it waits the full command timeout (see
+# apps.chargers.commands.charger_password_send).
+ADMIN_COMMAND_TIMEOUT_S = 10.0
+# Answers that mean the charger does (or will do) what it was asked.
+POSITIVE_ANSWERS = frozenset({"Accepted", "Scheduled", "Unlocked"})
 
 
 class ChargerAdminForm(TenantModelForm):
@@ -117,6 +134,158 @@ class RecentSessionsInline(TenantTabularInline):
         return kilo(obj.energy_wh, "kWh")
 
 
+class RecentCommandsFormSet(forms.BaseInlineFormSet):
+    """Only the charger's latest commands (the full log is linked from the page)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.queryset is not None:
+            recent = list(self.queryset.values_list("pk", flat=True)[:RECENT_COMMANDS])
+            self.queryset = self.queryset.filter(pk__in=recent)
+
+
+class RecentCommandsInline(TenantTabularInline):
+    model = CommandLog
+    formset = RecentCommandsFormSet
+    verbose_name_plural = f"recent commands (latest {RECENT_COMMANDS})"
+    fields = (
+        "created_at",
+        "issued_by",
+        "source",
+        "command",
+        "params",
+        "outcome",
+        "status",
+        "response",
+        "error",
+    )
+    readonly_fields = fields
+    ordering = ("-created_at", "-pk")
+    read_only = True
+    can_delete = False
+    extra = 0
+    show_change_link = True
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class RemoteCommandForm(forms.Form):
+    command = forms.ChoiceField(choices=[(name, name) for name in commands.COMMAND_NAMES])
+    params = forms.CharField(
+        label="Parameters (JSON)",
+        required=False,
+        initial="{}",
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 60, "spellcheck": "false"}),
+        help_text='As in the API: e.g. reset {"type": "soft"}, trigger-message '
+        '{"message": "StatusNotification", "connector_id": 1}.',
+    )
+
+    def clean_params(self) -> dict[str, Any]:
+        text = self.cleaned_data["params"].strip() or "{}"
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise forms.ValidationError("The parameters must be a JSON object.")
+        return value
+
+
+def admin_command_timeout() -> float:
+    return float(getattr(settings, "OCPP_ADMIN_COMMAND_TIMEOUT", ADMIN_COMMAND_TIMEOUT_S))
+
+
+def _answer_message(charge_point_id: str, outcome: object) -> tuple[str, int]:
+    """One charger's answer to a bulk command, as an admin message and its level."""
+    if isinstance(outcome, commands.CommandResult):
+        level = messages.SUCCESS if outcome.status in POSITIVE_ANSWERS else messages.WARNING
+        return f"{charge_point_id}: {outcome.command} → {outcome.status or 'answered'}", level
+    if isinstance(outcome, ChargerOffline):
+        return f"{charge_point_id}: offline, the command was not sent.", messages.WARNING
+    if isinstance(outcome, ChargerNoAnswer):
+        return f"{charge_point_id}: no answer. {outcome}", messages.ERROR
+    return f"{charge_point_id}: {outcome}", messages.ERROR
+
+
+def _rotation_message(charge_point_id: str, outcome: object) -> tuple[str, int]:
+    """One charger's answer to a password rotation, as an admin message and its level."""
+    if isinstance(outcome, services.PasswordRotation):
+        if outcome.rotated:
+            return (
+                f"{charge_point_id}: the charger accepted its new OCPP password; "
+                "the old one is refused from now on.",
+                messages.SUCCESS,
+            )
+        return (
+            f"{charge_point_id}: the charger answered {outcome.status or 'without a status'}: "
+            "its old OCPP password stays in force.",
+            messages.WARNING,
+        )
+    if isinstance(outcome, ChargerOffline):
+        return (
+            f"{charge_point_id}: offline, no new password was sent; the old one stays.",
+            messages.WARNING,
+        )
+    if isinstance(outcome, ChargerNoAnswer):
+        return (
+            f"{charge_point_id}: no answer, the old OCPP password stays stored. If the "
+            "charger took the new one anyway, it will be refused when it reconnects: "
+            "set a password on the charger and on its page here.",
+            messages.ERROR,
+        )
+    return (
+        f"{charge_point_id}: {outcome} The old OCPP password stays in force.",
+        messages.ERROR,
+    )
+
+
+def _bulk_command_action(
+    name: str, description: str, command: str, params: dict[str, Any]
+) -> Callable[..., None]:
+    """A changelist action that sends one command to every selected charger the
+    user may change, and shows each charger's answer."""
+
+    def action(
+        model_admin: ChargerAdmin, request: HttpRequest, queryset: QuerySet[Charger]
+    ) -> None:
+        model_admin.send_to_selected(request, queryset, command, params)
+
+    action.__name__ = name
+    return admin.action(description=description, permissions=["change"])(action)
+
+
+BULK_COMMAND_ACTIONS = (
+    _bulk_command_action("soft_reset", "Soft reset", "reset", {"type": "soft"}),
+    _bulk_command_action("hard_reset", "Hard reset", "reset", {"type": "hard"}),
+    _bulk_command_action("clear_cache", "Clear authorization cache", "clear-cache", {}),
+    _bulk_command_action(
+        "trigger_boot_notification",
+        "Trigger BootNotification",
+        "trigger-message",
+        {"message": "BootNotification"},
+    ),
+    _bulk_command_action(
+        "trigger_status_notification",
+        "Trigger StatusNotification",
+        "trigger-message",
+        {"message": "StatusNotification"},
+    ),
+    _bulk_command_action(
+        "trigger_heartbeat", "Trigger Heartbeat", "trigger-message", {"message": "Heartbeat"}
+    ),
+    _bulk_command_action(
+        "make_available", "Make available", "change-availability", {"available": True}
+    ),
+    _bulk_command_action(
+        "make_unavailable", "Make unavailable", "change-availability", {"available": False}
+    ),
+    _bulk_command_action(
+        "unlock_connector_1", "Unlock connector 1", "unlock-connector", {"connector_id": 1}
+    ),
+)
+
+
 @admin.register(Charger)
 class ChargerAdmin(TenantModelAdmin):
     form = ChargerAdminForm
@@ -136,8 +305,8 @@ class ChargerAdmin(TenantModelAdmin):
     search_fields = ("charge_point_id", "name", "serial_number", "vendor", "model")
     ordering = ("charge_point_id",)
     autocomplete_fields = ("zone", "circuit")
-    actions = ("generate_new_password",)
-    inlines = (ConnectorInline, RecentSessionsInline)
+    actions = (*BULK_COMMAND_ACTIONS, "rotate_ocpp_password", "generate_new_password")
+    inlines = (ConnectorInline, RecentSessionsInline, RecentCommandsInline)
     fieldsets = (
         (None, {"fields": ("charge_point_id", "name", "zone", "circuit", "registration")}),
         ("Power", {"fields": ("max_power_w", "phases")}),
@@ -267,7 +436,131 @@ class ChargerAdmin(TenantModelAdmin):
             next_label=next_label,
         )
 
-    @admin.action(description="Generate a new OCPP password", permissions=["change"])
+    # --- remote commands ------------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/command/",
+                self.admin_site.admin_view(self.remote_command_view),
+                name="{}_{}_command".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def _editable_selection(
+        self, request: HttpRequest, queryset: QuerySet[Charger]
+    ) -> list[str] | None:
+        """The selected chargers the user may command, by charge point id; warns
+        about the others (a viewer's rows in an organization they also manage)."""
+        editable = list(
+            scope_editable(queryset, request.user, self.write_roles)
+            .order_by("charge_point_id")
+            .values_list("charge_point_id", flat=True)
+        )
+        skipped = queryset.count() - len(editable)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} of the selected chargers may not be commanded by you: skipped.",
+                messages.WARNING,
+            )
+        return editable or None
+
+    def send_to_selected(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Charger],
+        command: str,
+        params: dict[str, Any],
+    ) -> None:
+        charge_point_ids = self._editable_selection(request, queryset)
+        if charge_point_ids is None:
+            return
+        outcomes = commands.command_send_many_sync(
+            chargers=charge_point_ids,
+            command=command,
+            params=params,
+            issued_by=request.user,
+            source=CommandLog.Source.ADMIN,
+            timeout=admin_command_timeout(),
+        )
+        for charge_point_id, outcome in zip(charge_point_ids, outcomes, strict=True):
+            self.message_user(request, *_answer_message(charge_point_id, outcome))
+
+    @admin.action(description="Rotate OCPP password (sent to the charger)", permissions=["change"])
+    def rotate_ocpp_password(self, request: HttpRequest, queryset: QuerySet[Charger]) -> None:
+        charge_point_ids = self._editable_selection(request, queryset)
+        if charge_point_ids is None:
+            return
+        outcomes = services.charger_password_rotate_many_sync(
+            chargers=charge_point_ids, issued_by=request.user, source=CommandLog.Source.ADMIN
+        )
+        for charge_point_id, outcome in zip(charge_point_ids, outcomes, strict=True):
+            self.message_user(request, *_rotation_message(charge_point_id, outcome))
+
+    def remote_command_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Send one command, with JSON parameters, to this charger and show its answer
+        (or rotate its OCPP password)."""
+        charger = self.get_object(request, unquote(object_id))
+        if charger is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, charger):
+            raise PermissionDenied
+        form = RemoteCommandForm(request.POST if request.method == "POST" else None)
+        answer: dict[str, Any] | None = None
+        if request.method == "POST" and "rotate_password" in request.POST:
+            form = RemoteCommandForm()
+            try:
+                rotation = services.charger_password_rotate_sync(
+                    charger=charger, issued_by=request.user, source=CommandLog.Source.ADMIN
+                )
+            except DomainError as exc:
+                self.message_user(request, *_rotation_message(charger.charge_point_id, exc))
+            else:
+                self.message_user(request, *_rotation_message(charger.charge_point_id, rotation))
+        elif request.method == "POST" and form.is_valid():
+            command = form.cleaned_data["command"]
+            try:
+                result = commands.command_send_sync(
+                    charger=charger,
+                    command=command,
+                    params=form.cleaned_data["params"],
+                    issued_by=request.user,
+                    source=CommandLog.Source.ADMIN,
+                )
+            except DomainError as exc:
+                self.message_user(request, *_answer_message(charger.charge_point_id, exc))
+            else:
+                self.message_user(request, *_answer_message(charger.charge_point_id, result))
+                answer = {
+                    "status": result.status,
+                    "command_id": result.command_id,
+                    "response": json.dumps(result.response, indent=2, sort_keys=True),
+                }
+        recent = (
+            CommandLog.objects.filter(charger=charger)
+            .select_related("issued_by")
+            .order_by("-created_at", "-pk")[:RECENT_COMMANDS]
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Remote command to {charger}",
+            "opts": self.opts,
+            "original": charger,
+            "form": form,
+            "answer": answer,
+            "recent_commands": recent,
+            "command_log_url": reverse("admin:chargers_commandlog_changelist")
+            + f"?charger__id__exact={charger.pk}",
+        }
+        return TemplateResponse(request, "admin/chargers/charger/remote_command.html", context)
+
+    @admin.action(
+        description="Generate a new OCPP password (shown once, to type into the charger)",
+        permissions=["change"],
+    )
     def generate_new_password(
         self, request: HttpRequest, queryset: QuerySet[Charger]
     ) -> HttpResponse | None:

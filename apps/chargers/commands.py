@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
@@ -36,7 +37,7 @@ from apps.chargers.exceptions import (
     CommandRejected,
 )
 from apps.chargers.models import Charger, ChargingSession, CommandLog
-from apps.sites.exceptions import Forbidden, NotFound
+from apps.sites.exceptions import DomainError, Forbidden, NotFound
 from apps.sites.tenancy import MANAGE_ROLES
 
 if TYPE_CHECKING:
@@ -424,3 +425,59 @@ async def charger_password_send(
         source=source,
         timeout=None,
     )
+
+
+# --- one command, many chargers -------------------------------------------------------
+
+T = TypeVar("T")
+
+# How many chargers one bulk command talks to at once: enough that 20 selected
+# chargers take one timeout rather than twenty, few enough not to flood the layer.
+BULK_CONCURRENCY = 20
+
+
+async def for_each_charger(
+    chargers: Sequence[Charger | str],
+    send: Callable[[Charger | str], Awaitable[T]],
+    *,
+    concurrency: int = BULK_CONCURRENCY,
+) -> list[T | DomainError]:
+    """`send` to every charger, `concurrency` at a time; each charger's result or
+    domain error (offline, no answer, refused...) in the order given. Other
+    exceptions are bugs and propagate."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(charger: Charger | str) -> T | DomainError:
+        async with limit:
+            try:
+                return await send(charger)
+            except DomainError as exc:
+                return exc
+
+    return list(await asyncio.gather(*(one(charger) for charger in chargers)))
+
+
+def command_send_many_sync(
+    *,
+    chargers: Sequence[Charger | str],
+    command: str,
+    params: dict[str, Any] | None = None,
+    issued_by: AnyUser | None = None,
+    source: str,
+    timeout: float | None = None,
+) -> list[CommandResult | DomainError]:
+    """`command_send` to several chargers concurrently (admin bulk actions): each
+    charger's CommandResult or its domain error, in the order given. Each command
+    is checked and logged on its own."""
+
+    async def send(charger: Charger | str) -> CommandResult:
+        return await command_send(
+            charger=charger,
+            command=command,
+            params=params,
+            issued_by=issued_by,
+            source=source,
+            timeout=timeout,
+        )
+
+    return async_to_sync(for_each_charger)(chargers, send)

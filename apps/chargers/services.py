@@ -31,6 +31,7 @@ from apps.chargers.models import (
     StatusChange,
     charge_point_id_validator,
 )
+from apps.sites.exceptions import DomainError
 from apps.sites.models import Property, Zone
 from apps.sites.selectors import row_for_write
 
@@ -843,3 +844,15 @@ def charger_password_rotate_sync(
 def _charger_password_store(*, charge_point_id: str, password: str) -> None:
     charger = Charger.objects.select_for_update().get(charge_point_id=charge_point_id)
     charger_set_password(charger=charger, password=password)
+
+
+def charger_password_rotate_many_sync(
+    *, chargers: Sequence[Charger | str], issued_by: AnyUser | None = None, source: str
+) -> list[PasswordRotation | DomainError]:
+    """`charger_password_rotate` for several chargers concurrently (admin bulk
+    action): each charger's PasswordRotation or domain error, in the order given."""
+
+    async def rotate(charger: Charger | str) -> PasswordRotation:
+        return await charger_password_rotate(charger=charger, issued_by=issued_by, source=source)
+
+    return async_to_sync(commands.for_each_charger)(chargers, rotate)
