@@ -19,6 +19,9 @@ from apps.chargers.schemas import (
     ChargerOut,
     CommandIn,
     CommandOut,
+    SessionDetailOut,
+    SessionFilterIn,
+    SessionOut,
 )
 from apps.sites.schemas import PageIn, error_responses
 
@@ -32,9 +35,14 @@ def charger_list(
     zone_id: int | None = None,
     property_id: int | None = None,
 ) -> object:
-    """The chargers you may see, by charge point id; optionally of one zone or property."""
-    return page.apply(
-        selectors.charger_list(user=request.user, zone_id=zone_id, property_id=property_id)
+    """The chargers you may see, by charge point id; optionally of one zone or property.
+    Each connector comes with its session in progress, as in a single read."""
+    return selectors.charger_list(
+        user=request.user,
+        zone_id=zone_id,
+        property_id=property_id,
+        offset=page.offset,
+        limit=page.limit,
     )
 
 
@@ -55,8 +63,36 @@ def charger_register(request: HttpRequest, payload: ChargerCreateIn) -> Status[C
 
 @router.get("/chargers/{charge_point_id}", response={200: ChargerOut, **error_responses(401, 404)})
 def charger_get(request: HttpRequest, charge_point_id: str) -> object:
-    """One charger by its charge point id (URL-encoded: `CP%2001` for `CP 01`)."""
+    """One charger by its charge point id (URL-encoded: `CP%2001` for `CP 01`): whether
+    it is online, and each connector's session in progress with its energy so far,
+    power and the vehicle's state of charge, from the meter values it sent."""
     return selectors.charger_get(user=request.user, charge_point_id=charge_point_id)
+
+
+@router.get("/sessions", response={200: list[SessionOut], **error_responses(401, 422)})
+def session_list(
+    request: HttpRequest,
+    page: Query[PageIn],
+    filters: Query[SessionFilterIn],
+) -> object:
+    """The charging sessions you may see, newest first; optionally of one charger, in
+    one status, or started in a time window (with a time zone offset). A charger you
+    cannot see gives an empty list, like one that does not exist."""
+    return selectors.session_list(
+        user=request.user,
+        charge_point_id=filters.charger,
+        state=filters.status,
+        since=filters.since,
+        until=filters.until,
+        offset=page.offset,
+        limit=page.limit,
+    )
+
+
+@router.get("/sessions/{session_id}", response={200: SessionDetailOut, **error_responses(401, 404)})
+def session_get(request: HttpRequest, session_id: int) -> object:
+    """One charging session, with why it stopped and whose token started it."""
+    return selectors.session_get(user=request.user, session_id=session_id)
 
 
 # --- remote commands ------------------------------------------------------------------

@@ -1,28 +1,75 @@
-"""API schemas of the chargers app. Outputs are built from model rows; new fields
-(presence, the current session) are added here as the domain grows."""
+"""API schemas of the chargers app. Outputs are built from model rows and the
+selectors' live figures (apps/chargers/selectors.py); new fields are added here as
+the domain grows."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from ninja import Field, Schema
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from apps.chargers.models import Charger, Connector
+from apps.chargers.models import Charger, ChargingSession, Connector
+from apps.chargers.selectors import LiveSession
 from apps.sites.schemas import RefOut
 
 # A bound for typing mistakes (kW entered as W), far above any charger made today.
 MAX_POWER_KW = 10_000
 
 
+def _kilo(value: int | Decimal | None) -> float | None:
+    """Wh or W to kWh or kW, to the watt(-hour): what the meters resolve."""
+    if value is None:
+        return None
+    return float((Decimal(value) / 1000).quantize(Decimal("0.001")))
+
+
+class CurrentSessionOut(Schema):
+    """The session in progress on a connector, with what its stored meter samples
+    say now. A figure the charger has not reported is null, never estimated."""
+
+    id: int
+    energy_kwh: float | None = Field(
+        description="Energy so far: the latest energy register reading minus the "
+        "session's start reading. Null without either."
+    )
+    soc_percent: float | None = Field(
+        description="The vehicle's state of charge, as last reported (DC chargers and "
+        "some AC ones report it)."
+    )
+    power_kw: float | None = Field(
+        description="The latest active import power; the sum of the phases when the "
+        "charger reports them one by one."
+    )
+
+    @staticmethod
+    def resolve_energy_kwh(session: LiveSession) -> float | None:
+        return _kilo(session.energy_wh)
+
+    @staticmethod
+    def resolve_soc_percent(session: LiveSession) -> float | None:
+        return None if session.soc_percent is None else float(session.soc_percent)
+
+    @staticmethod
+    def resolve_power_kw(session: LiveSession) -> float | None:
+        return _kilo(session.power_w)
+
+
 class ConnectorOut(Schema):
     connector_id: int
     status: Connector.Status
     error_code: str
+    current_session: CurrentSessionOut | None = Field(
+        description="The session in progress on this connector; null when none is."
+    )
 
 
 class ChargerOut(Schema):
+    """A charger with its connectors, each with its session in progress (lists and
+    single reads alike; live figures are read for the whole page at once)."""
+
     charge_point_id: str
     name: str
     zone: RefOut
@@ -36,7 +83,15 @@ class ChargerOut(Schema):
     )
     max_power_kw: float
     registration: Charger.Registration
-    last_seen_at: datetime | None
+    online: bool = Field(
+        description="Whether the charger holds a websocket to Plugboard now (commands "
+        "can reach it)."
+    )
+    last_heartbeat: datetime | None = Field(
+        description="When the charger was last heard from: its last Heartbeat, "
+        "BootNotification or connection. Null before the first."
+    )
+    last_seen_at: datetime | None = Field(description="The same as last_heartbeat.")
     has_password: bool = Field(
         description="Whether the charger must authenticate with HTTP Basic auth."
     )
@@ -53,6 +108,70 @@ class ChargerOut(Schema):
     @staticmethod
     def resolve_max_power_kw(charger: Charger) -> float:
         return charger.max_power_w / 1000
+
+    @staticmethod
+    def resolve_last_heartbeat(charger: Charger) -> datetime | None:
+        return charger.last_seen_at
+
+
+class SessionOut(Schema):
+    id: int
+    charge_point_id: str
+    connector_id: int | None = Field(
+        description="Null only when an OCPP 2.0.1 station of several EVSEs never said "
+        "which one it was."
+    )
+    id_tag: str = Field(description="The token as the charger sent it.")
+    meter_start_wh: int | None
+    meter_stop_wh: int | None
+    energy_kwh: float | None = Field(
+        description="Finished session: exactly stop minus start reading, null when the "
+        "charger did not report one of them. Session in progress: the energy so far, "
+        "from its latest energy register sample (null without one)."
+    )
+    started_at: datetime
+    stopped_at: datetime | None
+    status: ChargingSession.State
+
+    @staticmethod
+    def resolve_charge_point_id(session: ChargingSession) -> str:
+        return session.charger.charge_point_id
+
+    @staticmethod
+    def resolve_connector_id(session: ChargingSession) -> int | None:
+        return session.connector.connector_id if session.connector else None
+
+    @staticmethod
+    def resolve_energy_kwh(session: ChargingSession) -> float | None:
+        if session.energy_wh is not None:
+            return _kilo(session.energy_wh)
+        # Set by the selectors on every session they return (None unless in
+        # progress); not a model field, hence typed Any.
+        row: Any = session
+        return _kilo(row.live_energy_wh)
+
+    @staticmethod
+    def resolve_status(session: ChargingSession) -> str:
+        return session.state
+
+
+class SessionFilterIn(Schema):
+    """The filters of the session list."""
+
+    charger: str | None = Field(None, description="Only this charger's (a charge point id).")
+    status: ChargingSession.State | None = None
+    since: AwareDatetime | None = Field(
+        None, description="Only those started at or after this time (with an offset)."
+    )
+    until: AwareDatetime | None = Field(
+        None, description="Only those started before this time (with an offset)."
+    )
+
+
+class SessionDetailOut(SessionOut):
+    stop_reason: str = Field(description="Empty while in progress or when none was given.")
+    person_id: int | None = Field(description="Whose token started the session.")
+    vehicle_id: int | None = Field(description="The vehicle whose token started it.")
 
 
 class ChargerCreateIn(Schema):

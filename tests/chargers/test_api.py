@@ -80,11 +80,18 @@ def test_charger_get_returns_the_documented_fields(client, manager_a, zone_a):
         "ocpp_version": "2.0.1",
         "max_power_kw": 7.4,
         "registration": "accepted",
+        "online": False,
+        "last_heartbeat": "2026-11-01T12:00:00Z",
         "last_seen_at": "2026-11-01T12:00:00Z",
         "has_password": True,
         "connectors": [
-            {"connector_id": 1, "status": "charging", "error_code": ""},
-            {"connector_id": 2, "status": "faulted", "error_code": "GroundFailure"},
+            {"connector_id": 1, "status": "charging", "error_code": "", "current_session": None},
+            {
+                "connector_id": 2,
+                "status": "faulted",
+                "error_code": "GroundFailure",
+                "current_session": None,
+            },
         ],
     }
     assert charger.password_hash not in response.content.decode()

@@ -261,6 +261,8 @@ def test_openapi_document_lists_the_operations(client):
         ("/api/v1/chargers/{charge_point_id}", "get"): "charger_get",
         ("/api/v1/id-tokens", "get"): "id_token_list",
         ("/api/v1/id-tokens", "post"): "id_token_issue",
+        ("/api/v1/sessions", "get"): "session_list",
+        ("/api/v1/sessions/{session_id}", "get"): "session_get",
     }
     assert operations.items() >= foundation.items()
     # Everything else is a remote command (tests/chargers/test_commands.py lists them).
