@@ -5,7 +5,7 @@ the domain grows."""
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ninja import Field, Schema
@@ -23,7 +23,7 @@ def _kilo(value: int | Decimal | None) -> float | None:
     """Wh or W to kWh or kW, to the watt(-hour): what the meters resolve."""
     if value is None:
         return None
-    return float((Decimal(value) / 1000).quantize(Decimal("0.001")))
+    return float((Decimal(value) / 1000).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
 
 
 class CurrentSessionOut(Schema):
