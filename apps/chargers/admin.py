@@ -500,6 +500,9 @@ class ChargerAdmin(TenantModelAdmin):
         for charge_point_id, outcome in zip(charge_point_ids, outcomes, strict=True):
             self.message_user(request, *_rotation_message(charge_point_id, outcome))
 
+    # The parameters may hold a secret (a password typed where it does not belong):
+    # error reports mask them.
+    @method_decorator(sensitive_post_parameters("params"))
     def remote_command_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Send one command, with JSON parameters, to this charger and show its answer
         (or rotate its OCPP password)."""
@@ -521,12 +524,15 @@ class ChargerAdmin(TenantModelAdmin):
             else:
                 self.message_user(request, *_rotation_message(charger.charge_point_id, rotation))
         elif request.method == "POST" and form.is_valid():
-            command = form.cleaned_data["command"]
+            command, params = form.cleaned_data["command"], form.cleaned_data["params"]
+            if commands.password_change_requested(command, params):
+                # Refused below; the typed password is not shown back in the form.
+                form = RemoteCommandForm(initial={"command": command})
             try:
                 result = commands.command_send_sync(
                     charger=charger,
                     command=command,
-                    params=form.cleaned_data["params"],
+                    params=params,
                     issued_by=request.user,
                     source=CommandLog.Source.ADMIN,
                 )

@@ -378,16 +378,21 @@ def is_password_key(key: object) -> bool:
     return ".".join(parts).lower() in _PASSWORD_KEYS
 
 
-def _refuse_password_change(command: str, params: object) -> None:
+def password_change_requested(command: str, params: object) -> bool:
+    """Whether `command` with `params` would change the charger's OCPP password."""
     if command != "change-configuration" or not isinstance(params, dict):
-        return
+        return False
     keys: list[object] = [params.get("key")]
     if params.get("component") or params.get("variable"):
         keys.append(f"{params.get('component') or ''}.{params.get('variable') or ''}")
     values = params.get("values")
     if isinstance(values, dict):
         keys.extend(values)
-    if any(is_password_key(key) for key in keys):
+    return any(is_password_key(key) for key in keys)
+
+
+def _refuse_password_change(command: str, params: object) -> None:
+    if password_change_requested(command, params):
         raise CommandInvalid(
             "change-configuration: the charger's OCPP password (AuthorizationKey / "
             "SecurityCtrlr.BasicAuthPassword) is changed only by a password rotation "
