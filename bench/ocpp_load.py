@@ -104,6 +104,7 @@ class Stats:
     dropped: int = 0
     call_errors: int = 0
     timeouts: int = 0
+    missed_slots: int = 0  # sends skipped because the previous answer came too late
     completed_in_window: dict[str, int] = field(default_factory=dict)
     latencies_ms: dict[str, list[float]] = field(default_factory=dict)
     connect_ms: list[float] = field(default_factory=list)
@@ -111,7 +112,14 @@ class Stats:
     cpu_s: float = 0.0
 
     def merge(self, other: Stats) -> None:
-        for name in ("connected", "connect_failed", "dropped", "call_errors", "timeouts"):
+        for name in (
+            "connected",
+            "connect_failed",
+            "dropped",
+            "call_errors",
+            "timeouts",
+            "missed_slots",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for action, n in other.completed_in_window.items():
             self.completed_in_window[action] = self.completed_in_window.get(action, 0) + n
@@ -366,7 +374,7 @@ class Charger:
         # A random phase per charger: chargers are not synchronised in the field either.
         next_hb = now + self.rng.uniform(0, plan.heartbeat_s)
         next_mv = now + self.rng.uniform(0, plan.meter_interval_s)
-        while True:
+        while time.time() < plan.window_end:
             due = min(next_hb, next_mv)
             if due >= plan.window_end:
                 return
@@ -377,6 +385,20 @@ class Charger:
             else:
                 await self.call("Heartbeat", {})
                 next_hb += plan.heartbeat_s
+            # A server slower than the offered rate: skip the slots we missed rather
+            # than catch up in a burst (a real charger samples at its own clock).
+            now = time.time()
+            for name in ("next_mv", "next_hb"):
+                slot = next_mv if name == "next_mv" else next_hb
+                interval = plan.meter_interval_s if name == "next_mv" else plan.heartbeat_s
+                if slot < now:
+                    missed = int((now - slot) // interval) + 1
+                    self.stats.missed_slots += missed
+                    slot += missed * interval
+                    if name == "next_mv":
+                        next_mv = slot
+                    else:
+                        next_hb = slot
 
 
 def raise_fd_limit() -> None:
@@ -418,6 +440,21 @@ def proc_rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def comm_cpu_s(names: list[str]) -> dict[str, float]:
+    """CPU seconds per command name (e.g. postgres, redis-server), over all its processes."""
+    totals = dict.fromkeys(names, 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            if comm in totals:
+                totals[comm] += proc_cpu_s(int(entry.name))
+        except OSError:  # the process ended meanwhile
+            continue
+    return totals
 
 
 def machine_busy_s() -> tuple[float, float]:
@@ -526,23 +563,32 @@ def cmd_run(args: argparse.Namespace) -> None:
     for w in workers:
         w.start()
 
+    time.sleep(max(0.0, t0 - time.time()))
+    ramp_cpu0 = sum(proc_cpu_s(pid) for pid in servers)
+    ramp_busy0, _ = machine_busy_s()
     time.sleep(max(0.0, window_start - time.time()))
     cpu0 = sum(proc_cpu_s(pid) for pid in servers)
+    ramp_busy1, _ = machine_busy_s()
     rss1 = sum(proc_rss_kib(pid) for pid in servers)
     busy0, total0 = machine_busy_s()
+    others0 = comm_cpu_s(args.watch)
     time.sleep(max(0.0, window_end - time.time()))
     cpu1 = sum(proc_cpu_s(pid) for pid in servers)
     busy1, total1 = machine_busy_s()
+    others1 = comm_cpu_s(args.watch)
     window = window_end - window_start
 
     stats = Stats()
-    deadline = time.time() + RESPONSE_TIMEOUT_S + 30
-    for _ in workers:
-        stats.merge(queue.get(timeout=max(1.0, deadline - time.time())))
-    for w in workers:
-        w.join(timeout=10)
-        if w.is_alive():
-            w.terminate()
+    # Workers end when their chargers have stopped their transactions; bounded.
+    deadline = time.time() + RESPONSE_TIMEOUT_S + 60
+    try:
+        for _ in workers:
+            stats.merge(queue.get(timeout=max(1.0, deadline - time.time())))
+    finally:
+        for w in workers:
+            w.join(timeout=5)
+            if w.is_alive():
+                w.terminate()
 
     completed = sum(stats.completed_in_window.values())
     everything = [v for values in stats.latencies_ms.values() for v in values]
@@ -569,14 +615,26 @@ def cmd_run(args: argparse.Namespace) -> None:
         f"p95 {percentile(everything, 95):.2f} ms  p99 {percentile(everything, 99):.2f} ms"
     )
     print(
-        f"CALLERRORs {stats.call_errors}, timeouts {stats.timeouts}"
+        f"CALLERRORs {stats.call_errors}, timeouts {stats.timeouts}, "
+        f"skipped send slots {stats.missed_slots} (server slower than the offered rate)"
         + (f", errors {stats.errors}" if stats.errors else "")
     )
     print(
         f"machine CPU            {(busy1 - busy0) / window:.2f} cores busy of {os.cpu_count()}"
         f" (everything: server, database, Redis, this client)"
     )
+    for name in args.watch:
+        used = others1[name] - others0[name]
+        print(
+            f"{name + ' CPU':<22} {used / window:.2f} cores"
+            f" ({used * 1000 / max(completed, 1):.2f} ms per answered call)"
+        )
     print(f"client CPU             {stats.cpu_s:.1f} s in total over the whole run")
+    ramp_window = window_start - t0
+    print(
+        f"during ramp+settle     machine {(ramp_busy1 - ramp_busy0) / ramp_window:.2f} cores busy"
+        + (f", server {(cpu0 - ramp_cpu0) / ramp_window:.2f} cores" if servers else "")
+    )
     if servers:
         print(
             f"server CPU (pids {','.join(map(str, servers))})  {(cpu1 - cpu0) / window:.2f} cores"
@@ -623,6 +681,12 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--processes", type=int, default=1, help="Client processes (1-8).")
     run.add_argument(
         "--server-pid", type=int, nargs="+", help="Server process id(s), for CPU and memory."
+    )
+    run.add_argument(
+        "--watch",
+        nargs="*",
+        default=["postgres", "redis-server"],
+        help="Also report the CPU of every process with these names.",
     )
     run.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
