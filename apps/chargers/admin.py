@@ -508,7 +508,11 @@ class ChargerAdmin(TenantModelAdmin):
         (or rotate its OCPP password)."""
         charger = self.get_object(request, unquote(object_id))
         if charger is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            # Django's own answer for a missing (or another organization's) row:
+            # a message and the admin index. Not in django-stubs, hence the ignore.
+            return self._get_obj_does_not_exist_redirect(  # type: ignore[attr-defined,no-any-return]
+                request, self.opts, object_id
+            )
         if not self.has_change_permission(request, charger):
             raise PermissionDenied
         form = RemoteCommandForm(request.POST if request.method == "POST" else None)
