@@ -253,3 +253,10 @@ def test_change_page_shows_the_chargers_recent_commands(client, manager_a, org_a
     # Links to the command page and to the charger's whole command log.
     assert _command_url(charger) in response.text
     assert f"?charger__id__exact={charger.pk}" in response.text
+
+    # The linked log lists this charger's commands only.
+    log_page = client.get(
+        reverse("admin:chargers_commandlog_changelist"), {"charger__id__exact": charger.pk}
+    )
+    assert log_page.status_code == 200
+    assert [entry.command for entry in log_page.context["cl"].result_list] == ["reset"]
