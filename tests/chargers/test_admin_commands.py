@@ -18,7 +18,9 @@ from apps.chargers.models import Charger, CommandLog
 from apps.sites.models import Membership
 from tests import factories
 
-pytestmark = pytest.mark.django_db
+# Transactional: commands reach the database through channels' database_sync_to_async,
+# which closes a connection that is inside a transaction (the test's own, on PostgreSQL).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 CHANGELIST = reverse("admin:chargers_charger_changelist")
 OLD_PASSWORD = "the-old-password-012345"
