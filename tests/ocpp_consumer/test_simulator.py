@@ -343,3 +343,132 @@ def test_simulator_reconnects_after_the_server_drops_it(ocpp_server):
     assert run(scenario(), timeout=40) >= 2
     charger.refresh_from_db()
     assert charger.last_boot_at is not None
+
+
+def _send(ocpp_server, charge_point_id: str, command: str, params: dict) -> tuple[str, dict]:
+    """Issue a command the way the API does (domain service, channel layer) on the
+    server's loop; returns (status, response)."""
+    from apps.chargers.commands import command_send
+
+    result = ocpp_server.on_server_loop(
+        command_send(charger=charge_point_id, command=command, params=params, source="system"),
+        timeout=30,
+    )
+    return result.status, result.response
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_simulator_obeys_remote_commands(ocpp_server, version):
+    """Every command of the API reaches a simulated charger, which answers it and acts
+    on it: a charging profile caps the power it reports, remote start/stop make a
+    session, a firmware update reports its progress, a reset makes it boot again."""
+    zone = factories.ZoneFactory()
+    factories.AccessPolicyFactory(zone=zone, admits=AccessPolicy.Admits.PUBLIC)
+    token = factories.IdTokenFactory(organization=zone.property.organization)
+    cp_id = f"CP-SIM-CMD-{version}"
+    charger = factories.ChargerFactory(charge_point_id=cp_id, zone=zone, max_power_w=11_000)
+    factories.ConnectorFactory(charger=charger, connector_id=1)
+    options = SimOptions(
+        url=f"ws://127.0.0.1:{ocpp_server.port}",
+        ocpp=version,
+        id_tags=[token.uid],
+        meter_interval_s=0.3,
+        speed=600.0,
+        auto_sessions=False,
+        tick_s=0.1,
+        backoff_base_s=0.1,
+        backoff_cap_s=0.5,
+    )
+    [station] = build_stations([StationSpec(cp_id, max_power_w=11_000)], options, seed=5)
+    c = station.connectors[1]
+    answers: dict[str, tuple[str, dict]] = {}
+    expiry = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
+
+    async def command(name: str, params: dict) -> tuple[str, dict]:
+        answer = await asyncio.to_thread(_send, ocpp_server, cp_id, name, params)
+        answers[name] = answer
+        return answer
+
+    async def until(predicate, seconds: float = 10) -> None:
+        for _ in range(int(seconds / 0.05)):
+            if predicate():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("condition not reached")
+
+    async def scenario() -> None:
+        task = asyncio.create_task(station.run())
+        await asyncio.wait_for(station.online.wait(), 10)
+        assert (await command("get-configuration", {}))[0]
+        assert (await command("clear-cache", {}))[0] == "Accepted"
+        assert (await command("data-transfer", {"vendor_id": "Plugboard.Simulator", "data": "hi"}))[
+            0
+        ] == "Accepted"
+        assert (await command("data-transfer", {"vendor_id": "Nobody"}))[0] == "UnknownVendorId"
+        assert (
+            await command("send-local-list", {"version": 3, "entries": [{"id_tag": token.uid}]})
+        )[0] == "Accepted"
+        assert station.local_list_version == 3
+        await command("get-local-list-version", {})
+        profile = {
+            "id": 5,
+            "purpose": "tx_default",
+            "schedule": {"rate_unit": "W", "periods": [{"start_period": 0, "limit": 3000}]},
+        }
+        assert (await command("set-charging-profile", {"connector_id": 1, "profile": profile}))[
+            0
+        ] == "Accepted"
+        status, schedule = await command(
+            "get-composite-schedule", {"connector_id": 1, "duration": 600, "rate_unit": "W"}
+        )
+        assert status == "Accepted" and "3000" in str(schedule)
+        assert (
+            await command(
+                "reserve-now",
+                {"connector_id": 1, "expiry_at": expiry, "id_tag": token.uid, "reservation_id": 77},
+            )
+        )[0] == "Accepted"
+        await until(lambda: c.status == "Reserved")
+        assert (await command("cancel-reservation", {"reservation_id": 77}))[0] == "Accepted"
+        assert (await command("remote-start", {"connector_id": 1, "id_tag": token.uid}))[
+            0
+        ] == "Accepted"
+        await until(lambda: c.in_transaction and c.status == "Charging")
+        await asyncio.sleep(1.5)  # meter values under the profile
+        assert (await command("trigger-message", {"message": "MeterValues", "connector_id": 1}))[
+            0
+        ] == "Accepted"
+        assert (await command("change-availability", {"connector_id": 1, "available": False}))[
+            0
+        ] == "Scheduled"
+        session_id = await asyncio.to_thread(
+            lambda: ChargingSession.objects.get(charger__charge_point_id=cp_id, state="active").pk
+        )
+        assert (await command("remote-stop", {"session_id": session_id}))[0] == "Accepted"
+        await until(lambda: not c.in_transaction and c.status == "Unavailable")
+        assert (await command("change-availability", {"connector_id": 1, "available": True}))[
+            0
+        ] == "Accepted"
+        await until(lambda: c.status == "Available")
+        assert (await command("unlock-connector", {"connector_id": 1}))[0] == "Unlocked"
+        assert (await command("clear-charging-profile", {"profile_id": 5}))[0] == "Accepted"
+        assert not station.profiles.profiles
+        await command("get-diagnostics", {"location": "ftp://diagnostics.example.invalid/"})
+        await command("update-firmware", {"location": "https://fw.example.invalid/sim-2.0.bin"})
+        await until(
+            lambda: station.firmware_version == "sim-2.0" and station.stats["connects"] >= 2, 20
+        )
+        await until(lambda: station.online.is_set())
+        assert (await command("reset", {"type": "soft"}))[0] == "Accepted"
+        await until(lambda: station.stats["connects"] >= 3 and station.online.is_set(), 20)
+        station.stop()
+        await asyncio.wait_for(task, 30)
+
+    run(scenario(), timeout=120)
+
+    session = ChargingSession.objects.get(charger=charger)
+    assert session.state == "completed" and session.id_tag == token.uid
+    powers = MeterSample.objects.filter(session=session, measurand="Power.Active.Import")
+    assert powers.exists()
+    assert max(p.value for p in powers) <= 3000
+    assert station.stats["call_errors"] == 0
