@@ -166,6 +166,10 @@ class RecentCommandsInline(TenantTabularInline):
     extra = 0
     show_change_link = True
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CommandLog]:
+        # Each row names who issued it: one query, not one per row.
+        return super().get_queryset(request).select_related("issued_by")
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
