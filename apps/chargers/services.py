@@ -7,7 +7,7 @@ import enum
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.access.services import Authorization, id_token_authorize
@@ -856,3 +857,76 @@ def charger_password_rotate_many_sync(
         return await charger_password_rotate(charger=charger, issued_by=issued_by, source=source)
 
     return async_to_sync(commands.for_each_charger)(chargers, rotate)
+
+
+# --- presence ---------------------------------------------------------------
+# A charger's socket is recorded in `channel_name` by the process holding it. If
+# that process dies (crash, OOM kill, deploy without a clean shutdown) nobody
+# clears it and the charger would look online forever; the sweep below does.
+#
+# Every inbound message proves the charger alive, not only Heartbeat: OCPP lets
+# a busy charger skip heartbeats while it sends other messages. The consumer
+# writes `last_seen_at` at most once per SEEN_WRITE_INTERVAL_S per connection,
+# so a charger streaming meter values costs one UPDATE a minute, not one per frame.
+SEEN_WRITE_INTERVAL_S = 60
+# Silence after which a connected charger is taken as gone: two missed heartbeats,
+# plus the write throttle above (last_seen_at may lag that much behind the truth),
+# plus slack for a slow network.
+PRESENCE_GRACE_S = 2 * HEARTBEAT_INTERVAL_S + SEEN_WRITE_INTERVAL_S + 60
+
+
+def charger_seen(*, charger: Charger, at: datetime) -> bool:
+    """The charger sent something at `at`. Never moves last_seen_at backwards (a
+    heartbeat written meanwhile may be newer). Returns whether a row changed."""
+    return bool(
+        Charger.objects.filter(pk=charger.pk)
+        .filter(Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=at))
+        .update(last_seen_at=at)
+    )
+
+
+def charger_presence_sweep(
+    *, now: datetime, grace_s: int = PRESENCE_GRACE_S, summary: str = ""
+) -> list[Charger]:
+    """Mark offline every charger that looks connected but has not been heard from
+    for more than `grace_s` seconds, with a connection event for each. Returns the
+    chargers marked offline. `summary` replaces the event's default text.
+
+    Each charger is cleared with an UPDATE conditional on the channel and silence
+    read a moment before: a charger that reconnected (new channel) or spoke
+    (fresh last_seen_at) in between is left alone. Running it twice changes
+    nothing the second time."""
+    cutoff = now - timedelta(seconds=grace_s)
+    silent = Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=cutoff)
+    candidates = list(
+        Charger.objects.exclude(channel_name="")
+        .filter(silent)
+        .only("pk", "charge_point_id", "channel_name", "last_seen_at")
+        .order_by("pk")
+    )
+    marked: list[Charger] = []
+    for charger in candidates:
+        with transaction.atomic():
+            cleared = (
+                Charger.objects.filter(pk=charger.pk, channel_name=charger.channel_name)
+                .filter(silent)
+                .update(channel_name="", disconnected_at=now)
+            )
+            if not cleared:
+                continue
+            seen = charger.last_seen_at.isoformat() if charger.last_seen_at else "never"
+            ChargerEvent.objects.create(
+                charger=charger,
+                kind=ChargerEvent.Kind.CONNECTION,
+                summary=summary or f"Marked offline: not heard from since {seen}",
+                payload={"last_seen_at": seen, "grace_s": grace_s},
+                reported_at=now,
+            )
+        log.warning(
+            "%s marked offline: silent since %s (its server process may have died)",
+            charger.charge_point_id,
+            seen,
+        )
+        charger.channel_name, charger.disconnected_at = "", now
+        marked.append(charger)
+    return marked

@@ -6,7 +6,9 @@ from typing import Any
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
+from apps.chargers import services
 from apps.chargers.commands import command_send_sync
 from apps.chargers.models import Charger, CommandLog
 
@@ -33,3 +35,13 @@ def charger_command_send(
         timeout=timeout,
     )
     return {**result.response, "command_id": result.command_id}
+
+
+# Scheduled every minute (settings.CELERY_BEAT_SCHEDULE): by celery beat in
+# production, by the in-process scheduler of `run_embedded` on a developer's machine.
+@shared_task(name="chargers.charger_presence_sweep")
+def charger_presence_sweep() -> list[str]:
+    """Mark offline the chargers whose server process went away without saying so.
+    Returns their charge point ids (for the worker's log)."""
+    marked = services.charger_presence_sweep(now=timezone.now())
+    return [charger.charge_point_id for charger in marked]

@@ -113,6 +113,14 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# The periodic jobs, defined once for both runners. In production celery beat's
+# DatabaseScheduler writes these entries into its tables when it starts (the admin
+# then shows them under "Periodic tasks"); in embedded mode `manage.py run_embedded`
+# runs them in-process on the same intervals (config/embedded.py). Schedules are
+# seconds (or a timedelta / celery schedule).
+CELERY_BEAT_SCHEDULE = {
+    "chargers.presence-sweep": {"task": "chargers.charger_presence_sweep", "schedule": 60.0},
+}
 
 # --- auth -----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
