@@ -14,6 +14,7 @@ import base64
 import binascii
 import importlib
 import logging
+from datetime import timedelta
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -122,11 +123,13 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.charger = admission.charger
         await self.accept(subprotocol=chosen)
         self.cp = handler_class(self.charger, _Socket(self), response_timeout=RESPONSE_TIMEOUT_S)
+        # charger_connected writes last_seen_at: the throttle below counts from here.
+        self._seen_written_at = timezone.now()
         previous = await database_sync_to_async(services.charger_connected)(
             charger=self.charger,
             channel_name=self.channel_name,
             ocpp_version=version,
-            at=timezone.now(),
+            at=self._seen_written_at,
         )
         if previous:
             # The charger reconnected while its old socket looked open: the new
@@ -147,6 +150,26 @@ class OcppConsumer(AsyncWebsocketConsumer):
             # route_message answers everything a charger can send; this is our bug.
             # Keep the connection: the charger will retry its message.
             log.exception("%s: frame handling failed", self.charger)
+        await self._seen()
+
+    async def _seen(self) -> None:
+        """Any frame proves the charger alive (a busy charger may skip heartbeats),
+        but last_seen_at is written at most once per SEEN_WRITE_INTERVAL_S per
+        connection: not one UPDATE per meter value. The presence sweep's grace
+        period allows for that lag."""
+        at = timezone.now()
+        if (
+            self.charger is None
+            or (at - self._seen_written_at).total_seconds() < services.SEEN_WRITE_INTERVAL_S
+        ):
+            return
+        self._seen_written_at = at
+        try:
+            await database_sync_to_async(services.charger_seen)(charger=self.charger, at=at)
+        except Exception:
+            # Presence is best effort: the next frame tries again.
+            log.exception("%s: recording last seen failed", self.charger)
+            self._seen_written_at -= timedelta(seconds=services.SEEN_WRITE_INTERVAL_S)
 
     async def disconnect(self, code: int) -> None:
         for task in list(getattr(self, "_tasks", ())):

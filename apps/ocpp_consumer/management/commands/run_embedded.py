@@ -93,7 +93,7 @@ class Command(BaseCommand):
             # Chargers stay connected for months: never time a websocket out.
             websocket_timeout=-1,
         )
-        simulator: dict[str, subprocess.Popen[bytes]] = {}
+        simulator: dict[str, subprocess.Popen[bytes] | None] = {}
         stopping = threading.Event()
         watcher = threading.Thread(
             target=self._when_listening,
@@ -152,7 +152,7 @@ class Command(BaseCommand):
         server: Any,
         stopping: threading.Event,
         options: dict[str, Any],
-        simulator: dict[str, subprocess.Popen[bytes]],
+        simulator: dict[str, subprocess.Popen[bytes] | None],
     ) -> None:
         """Announce the address, then start the simulator: only once the port is
         open, or the simulated chargers would fail their first connection."""
