@@ -79,6 +79,37 @@ def test_production_refuses_a_missing_or_weak_secret_key(secret_key):
     assert "Set SECRET_KEY to a random string of at least 50 characters." in result.stderr
 
 
+@pytest.mark.parametrize(
+    "database_url",
+    [None, "sqlite:////srv/plugboard/db.sqlite3", "mysql://plugboard:secret@db:3306/plugboard"],
+    ids=["missing", "sqlite", "mysql"],
+)
+def test_production_refuses_a_database_other_than_postgresql(database_url):
+    result = manage("check", env=production_env(DATABASE_URL=database_url))
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "Set DATABASE_URL to a PostgreSQL database" in result.stderr
+
+
+@pytest.mark.parametrize("redis_url", [None, ""], ids=["missing", "empty"])
+def test_production_refuses_to_start_without_redis(redis_url):
+    result = manage("check", env=production_env(REDIS_URL=redis_url))
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "Set REDIS_URL" in result.stderr and "commands are lost" in result.stderr
+
+
+def test_production_accepts_postgresql_spelled_either_way():
+    for scheme in ("postgres", "postgresql"):
+        env = production_env(DATABASE_URL=f"{scheme}://plugboard:secret@db.internal/plugboard")
+
+        result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+
+        assert result.returncode == 0, result.stderr
+
+
 def test_local_settings_use_the_development_key_only_with_debug():
     env = production_env(DJANGO_SETTINGS_MODULE="config.settings.local", SECRET_KEY=None)
 

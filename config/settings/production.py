@@ -3,13 +3,28 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import SECRET_KEY
+from config.settings.base import DATABASES, REDIS_URL, SECRET_KEY
 from config.settings.env import env_bool, env_int
 
 DEBUG = False
 
 if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure"):
     raise ImproperlyConfigured("Set SECRET_KEY to a random string of at least 50 characters.")
+# Production is several processes (daphne, celery workers, beat) sharing state. On
+# the SQLite default each would write its own file or fight over one lock, and
+# without Redis each daphne has its own in-memory channel layer: a command sent
+# from a worker or another daphne never reaches the charger's socket.
+POSTGRESQL_ENGINES = {"django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis"}
+if DATABASES["default"]["ENGINE"] not in POSTGRESQL_ENGINES:
+    raise ImproperlyConfigured(
+        "Set DATABASE_URL to a PostgreSQL database (postgres://user:password@host:5432/name): "
+        "production does not run on SQLite."
+    )
+if not REDIS_URL:
+    raise ImproperlyConfigured(
+        "Set REDIS_URL (redis://host:6379/0): production needs Redis for the channel layer "
+        "and the Celery broker, or commands are lost between processes."
+    )
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
