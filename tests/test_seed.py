@@ -221,12 +221,13 @@ def test_seed_demo_manager_sees_only_elm_court_in_the_admin(debug, client):
 
 
 def test_seed_demo_refuses_under_the_production_settings(tmp_path):
-    # The real guard, end to end: production settings force DEBUG off.
-    database = tmp_path / "never-created.sqlite3"
-    env = production_env(DATABASE_URL=f"sqlite:///{database}")
+    # The real guard, end to end: production settings force DEBUG off. Production
+    # insists on PostgreSQL; this one listens nowhere, so the guard must refuse
+    # before the database is touched (else the error would be a connection error).
+    env = production_env(DATABASE_URL="postgres://plugboard@127.0.0.1:9/never_created")
 
     result = manage("seed_demo", env=env)
 
     assert result.returncode == 1
     assert "DEBUG is off" in result.stderr
-    assert not database.exists()
+    assert "OperationalError" not in result.stderr
