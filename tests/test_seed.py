@@ -220,7 +220,7 @@ def test_seed_demo_manager_sees_only_elm_court_in_the_admin(debug, client):
     assert "SWP-" not in vehicles.content.decode()  # the fleet's vans
 
 
-def test_seed_demo_refuses_under_the_production_settings(tmp_path):
+def test_seed_demo_refuses_under_the_production_settings():
     # The real guard, end to end: production settings force DEBUG off. Production
     # insists on PostgreSQL; this one listens nowhere, so the guard must refuse
     # before the database is touched (else the error would be a connection error).
