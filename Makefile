@@ -7,6 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+SIMULATE ?= 3
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 
 .PHONY: run test install install-dev lint format migrate seed lock release worker beat serve clean
@@ -25,12 +26,14 @@ $(VENV)/.installed-dev: pyproject.toml requirements/constraints.txt | $(PY)
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## run: embedded mode (SQLite, in-memory channel layer, no broker) with demo data
+## run: embedded mode (SQLite, in-memory channel layer, no broker) with demo data:
+## daphne plus the periodic jobs in one process, and SIMULATE simulated demo chargers
+## (make run SIMULATE=0 for none)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT)
 	@echo "Starting Plugboard on http://$(HOST):$(PORT)/admin/ (chargers: ws://$(HOST):$(PORT)/ocpp/<id>). Ctrl-C stops it."
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) --websocket_timeout -1 config.asgi:application
+	$(PY) manage.py run_embedded --host $(HOST) --port $(PORT) --simulate $(SIMULATE)
 
 migrate: install
 	$(PY) manage.py migrate --noinput
