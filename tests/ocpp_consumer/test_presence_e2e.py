@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 from ocpp.v16 import call as c16
 
@@ -73,17 +74,21 @@ def test_the_sweep_leaves_a_talking_charger_online(ocpp_server, charger, monkeyp
     monkeypatch.setattr(services, "SEEN_WRITE_INTERVAL_S", 0)
     swept = {}
 
+    def sweep() -> tuple[list[Charger], bool]:
+        # In a thread of its own while the charger stays connected; that thread's
+        # connection is closed, or PostgreSQL could not drop the test database.
+        try:
+            marked = services.charger_presence_sweep(now=timezone.now(), grace_s=1)
+            return marked, Charger.objects.get(pk=charger.pk).online
+        finally:
+            connections.close_all()
+
     async def talk():
         async with station(ocpp_server.url("SEEN-16")) as cp:
             await asyncio.sleep(1.1)
             await cp.call(status("Charging"), suppress=False)
             await asyncio.sleep(0.2)  # the server writes after answering
-            swept["marked"] = await asyncio.to_thread(
-                lambda: services.charger_presence_sweep(now=timezone.now(), grace_s=1)
-            )
-            swept["online"] = await asyncio.to_thread(
-                lambda: Charger.objects.get(pk=charger.pk).online
-            )
+            swept["marked"], swept["online"] = await asyncio.to_thread(sweep)
 
     run(talk())
     assert swept == {"marked": [], "online": True}
