@@ -145,7 +145,6 @@ class EmbeddedScheduler:
 
     def _run(self, job: Job) -> None:
         job.runs += 1
-        close_old_connections()
         try:
             result = job.task.apply(args=job.args, kwargs=job.kwargs)
             if result.failed():
@@ -156,14 +155,15 @@ class EmbeddedScheduler:
         except Exception:
             job.failures += 1
             log.exception("Periodic job %s failed; it runs again at its next time", job.name)
-        finally:
-            # This thread outlives requests: never keep a broken or stale connection.
-            close_old_connections()
 
     def _loop(self) -> None:
         try:
             while not self._stopping.is_set():
+                # This thread outlives any request: like a request, each round
+                # starts and ends without a broken or stale database connection.
+                close_old_connections()
                 delay = self.run_pending()
+                close_old_connections()
                 self._stopping.wait(delay)
         finally:
             connections.close_all()
