@@ -183,7 +183,9 @@ def test_the_presence_sweep_runs_through_the_embedded_scheduler():
 # --- production: celery beat reads the same schedule ----------------------------
 
 
-@pytest.mark.django_db
+# transaction=True: the scheduler closes connections it finds inside a transaction,
+# as a test's wrapping one would be.
+@pytest.mark.django_db(transaction=True)
 def test_beat_database_scheduler_registers_the_schedule_in_its_tables():
     from django_celery_beat.models import PeriodicTask
     from django_celery_beat.schedulers import DatabaseScheduler
