@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -273,10 +274,8 @@ def test_run_embedded_serves_http_and_ocpp_then_stops_cleanly_on_sigterm(tmp_pat
     port = free_port()
     manage("migrate", "--noinput", env=env)
     manage("seed_demo", "--base-url", f"http://127.0.0.1:{port}", env=env)
-    chargers = sorted(online(database))
-    simulated, ours = chargers[0], chargers[1]  # --simulate picks by id
 
-    log = (tmp_path / "server.log").open("w+")
+    log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(  # noqa: S603 (our own manage.py, fixed arguments)
         [sys.executable, "manage.py", "run_embedded", "--port", str(port), "--simulate", "1"],
         cwd=BASE_DIR,
@@ -286,6 +285,9 @@ def test_run_embedded_serves_http_and_ocpp_then_stops_cleanly_on_sigterm(tmp_pat
     )
     try:
         assert wait_until(lambda: http_status(f"http://127.0.0.1:{port}/admin/login/") == 200)
+        assert wait_until(lambda: "Simulating 1 charger(s)" in log_text(log)), log_text(log)
+        simulated = re.search(r"Simulating 1 charger\(s\) over OCPP 1.6: (\S+)", log_text(log))[1]
+        ours = next(cp for cp in sorted(online(database)) if cp != simulated)
         answer = asyncio.run(boot(f"ws://127.0.0.1:{port}/ocpp/{ours}"))
         assert answer[0] == 3 and answer[2]["status"] == "Accepted"
         assert answer[2]["interval"] == 300
@@ -302,7 +304,6 @@ def test_run_embedded_serves_http_and_ocpp_then_stops_cleanly_on_sigterm(tmp_pat
     output = log_text(log)
     assert "Embedded scheduler: periodic jobs chargers.presence-sweep" in output
     assert f"Plugboard listening on http://127.0.0.1:{port}/admin/" in output
-    assert f"Simulating 1 charger(s) over OCPP 1.6: {simulated}" in output
     assert "Stopped 1 charger(s)" in output  # the simulator ended before the server
     assert output.rstrip().endswith("Plugboard stopped.")
     assert "Traceback" not in output
@@ -334,5 +335,25 @@ def test_run_embedded_says_so_when_the_port_is_taken(tmp_path):
 
 def log_text(log) -> str:
     log.flush()
-    log.seek(0)
-    return log.read()
+    with open(log.name) as again:  # the server appends; read from the start
+        return again.read()
+
+
+@pytest.mark.django_db
+def test_simulated_chargers_are_spread_over_properties_leaving_the_first_ids_free():
+    from apps.chargers.models import Charger
+    from apps.ocpp_consumer.management.commands.run_embedded import simulation_ids
+    from tests import factories
+
+    elm, depot = factories.ZoneFactory(), factories.ZoneFactory()
+    for zone, prefix in ((elm, "ELM"), (depot, "SWF")):
+        for n in (1, 2, 3):
+            factories.ChargerFactory(zone=zone, charge_point_id=f"{prefix}-{n:02d}")
+    factories.ChargerFactory(zone=elm, charge_point_id="ELM-09", password_hash="pbkdf2$x$y")
+    factories.ChargerFactory(
+        zone=depot, charge_point_id="SWF-09", registration=Charger.Registration.PENDING
+    )
+
+    assert simulation_ids(3) == ["ELM-03", "SWF-03", "ELM-02"]
+    assert len(simulation_ids(100)) == 6
+    assert simulation_ids(0) == []

@@ -36,6 +36,28 @@ LISTEN_TIMEOUT_S = 30
 SIMULATOR_STOP_TIMEOUT_S = 10
 
 
+def simulation_ids(count: int) -> list[str]:
+    """`count` accepted chargers without a password, taken in turn from each
+    property (a newcomer sees the apartment garage, the dealership and the depot at
+    once), each property's from its last id down: the first ids (ELM-GARAGE-01,
+    SWF-DEPOT-01) stay free for the simulate_chargers example seed_demo prints."""
+    per_property: dict[int, list[str]] = {}
+    rows = (
+        Charger.objects.filter(registration=Charger.Registration.ACCEPTED, password_hash="")
+        .order_by("zone__property_id", "-charge_point_id")
+        .values_list("zone__property_id", "charge_point_id")
+    )
+    for property_id, charge_point_id in rows:
+        per_property.setdefault(property_id, []).append(charge_point_id)
+    queues = list(per_property.values())
+    ids: list[str] = []
+    while len(ids) < count and any(queues):
+        for queue in queues:
+            if queue and len(ids) < count:
+                ids.append(queue.pop(0))
+    return ids
+
+
 class Command(BaseCommand):
     help = "Serve HTTP and OCPP websockets with daphne and run the periodic jobs in-process."
 
@@ -48,7 +70,7 @@ class Command(BaseCommand):
             default=0,
             metavar="N",
             help="Simulate N of the database's accepted chargers that have no password "
-            "(the demo's), in a child process. 0: none.",
+            "(the demo's), spread over the properties, in a child process. 0: none.",
         )
         parser.add_argument(
             "--simulate-ocpp", choices=["1.6", "2.0.1"], default="1.6", help="Their OCPP version."
@@ -174,11 +196,7 @@ class Command(BaseCommand):
             )
 
     def _start_simulator(self, url: str, count: int, ocpp: str) -> subprocess.Popen[bytes] | None:
-        ids = list(
-            Charger.objects.filter(registration=Charger.Registration.ACCEPTED, password_hash="")
-            .order_by("charge_point_id")
-            .values_list("charge_point_id", flat=True)[:count]
-        )
+        ids = simulation_ids(count)
         if not ids:
             self.stderr.write("--simulate: no accepted charger without a password to simulate.")
             return None
