@@ -25,6 +25,12 @@ class Link:
 
     subprotocol: ClassVar[str]
 
+    if TYPE_CHECKING:  # provided by the `ocpp` ChargePoint this is mixed into
+
+        async def start(self) -> None: ...
+
+        async def call(self, payload: Any, suppress: bool = True) -> Any: ...
+
     def __init__(self, station: Station, connection: ClientConnection) -> None:
         self.station = station
         super().__init__(  # type: ignore[call-arg]
@@ -35,7 +41,7 @@ class Link:
 
     async def send_call(self, payload: Any) -> Any:
         try:
-            return await self.call(payload, suppress=False)  # type: ignore[attr-defined]
+            return await self.call(payload, suppress=False)
         except websockets.ConnectionClosed as exc:
             raise Offline(str(exc)) from exc
         except OCPPError as exc:
@@ -44,7 +50,8 @@ class Link:
 
     # The version adapters implement these.
     @staticmethod
-    def default_config(station: Station) -> dict[str, Any]:
+    def default_config(station: Station) -> dict[Any, str]:
+        """The configuration keys (1.6) or (component, variable) pairs (2.0.1)."""
         raise NotImplementedError
 
     async def boot(self, reason: str) -> tuple[str, int]:
@@ -83,7 +90,7 @@ def readings(station: Station, c: ConnectorState) -> list[tuple[str, float, str,
     the energy register, power, current and voltage per phase, and the SoC the
     vehicle reports (ISO 15118 / DC; many AC stations cannot know it)."""
     meter = c.meter
-    phases: list[str | None] = [None] if station.spec.dc else ["L1", "L2", "L3"][: meter.phases]
+    phases: list[str | None] = [None] if station.spec.dc else [*("L1", "L2", "L3")[: meter.phases]]
     # Mains voltage wanders by a volt or two; the register is the meter's integer Wh.
     voltage = round(meter.voltage_v + station.rng.uniform(-2.0, 2.0), 1)
     current = round(meter.current_per_phase_a(), 2)

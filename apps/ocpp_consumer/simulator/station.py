@@ -177,7 +177,7 @@ class Station:
         self.meter_interval_s = options.meter_interval_s
         self.local_list_version = 0
         self.local_list: dict[str, dict[str, Any]] = {}
-        self.config: dict[str, Any] = link_class.default_config(self)
+        self.config: dict[Any, str] = link_class.default_config(self)
         self.link: Link | None = None
         self.online = asyncio.Event()  # connected and accepted by BootNotification
         self.stopping = asyncio.Event()  # stop transactions, then close
