@@ -472,3 +472,71 @@ def test_simulator_obeys_remote_commands(ocpp_server, version):
     assert powers.exists()
     assert max(p.value for p in powers) <= 3000
     assert station.stats["call_errors"] == 0
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_simulator_queues_transaction_messages_while_offline(ocpp_server, version):
+    """A connection lost during a session: the meter values sampled while offline are
+    queued and delivered after the reconnect, and the server stores them at the
+X
+    zone = factories.ZoneFactory()
+    factories.AccessPolicyFactory(zone=zone, admits=AccessPolicy.Admits.PUBLIC)
+    token = factories.IdTokenFactory(organization=zone.property.organization)
+    cp_id = f"CP-SIM-OFFLINE-{version}"
+    charger = factories.ChargerFactory(charge_point_id=cp_id, zone=zone, max_power_w=11_000)
+    factories.ConnectorFactory(charger=charger, connector_id=1)
+    options = SimOptions(
+        url=f"ws://127.0.0.1:{ocpp_server.port}",
+        ocpp=version,
+        id_tags=[token.uid],
+        meter_interval_s=0.2,
+        speed=600.0,
+        auto_sessions=False,
+        tick_s=0.05,
+        backoff_base_s=1.0,  # offline for 0.5 to 1.5 s
+        backoff_cap_s=1.0,
+    )
+    [station] = build_stations([StationSpec(cp_id, max_power_w=11_000)], options, seed=9)
+    c = station.connectors[1]
+    marks: dict[str, datetime] = {}
+
+    async def scenario() -> None:
+        task = asyncio.create_task(station.run())
+        await asyncio.wait_for(station.online.wait(), 10)
+        assert station.request_start(c, token.uid)
+        for _ in range(200):
+            if c.status == "Charging":
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.6)
+        marks["dropped"] = datetime.now(UTC)
+        station.reconnect.set()  # the network drops the socket
+        for _ in range(100):
+            if not station.online.is_set():
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(station.online.wait(), 10)
+        marks["back"] = datetime.now(UTC)
+        for _ in range(100):
+            if not station.tx_queue:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        station.stop()
+        await asyncio.wait_for(task, 30)
+
+    run(scenario(), timeout=60)
+
+    session = wait_for(
+        lambda: ChargingSession.objects.filter(charger=charger, state="completed").first()
+    )
+    assert session is not None
+    registers = MeterSample.objects.filter(
+        session=session, measurand="Energy.Active.Import.Register"
+    )
+    offline = registers.filter(sampled_at__gt=marks["dropped"], sampled_at__lt=marks["back"])
+    assert offline.exists(), "no reading sampled while offline was stored"
+    values = [s.value for s in registers.order_by("sampled_at", "pk")]
+    assert values == sorted(values)
+    assert not station.tx_queue
+    assert station.stats["connects"] >= 2 and station.stats["call_errors"] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import websockets
@@ -31,6 +32,8 @@ class Link:
 
         async def call(self, payload: Any, suppress: bool = True) -> Any: ...
 
+        _connection: ClientConnection
+
     def __init__(self, station: Station, connection: ClientConnection) -> None:
         self.station = station
         super().__init__(  # type: ignore[call-arg]
@@ -40,8 +43,20 @@ class Link:
         )
 
     async def send_call(self, payload: Any) -> Any:
+        # The package's call() waits for the answer on a queue, not on the socket: a
+        # connection lost in between would hold it (and the station's send lock)
+        # for the whole response timeout. Race it against the socket closing.
+        call = asyncio.ensure_future(self.call(payload, suppress=False))
+        closed = asyncio.ensure_future(self._connection.wait_closed())
         try:
-            return await self.call(payload, suppress=False)
+            await asyncio.wait({call, closed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closed.cancel()
+        if not call.done():
+            call.cancel()
+            raise Offline("connection closed before the answer")
+        try:
+            return call.result()
         except websockets.ConnectionClosed as exc:
             raise Offline(str(exc)) from exc
         except OCPPError as exc:
