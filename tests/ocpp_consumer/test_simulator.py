@@ -478,7 +478,8 @@ def test_simulator_obeys_remote_commands(ocpp_server, version):
 def test_simulator_queues_transaction_messages_while_offline(ocpp_server, version):
     """A connection lost during a session: the meter values sampled while offline are
     queued and delivered after the reconnect, and the server stores them at the
-X
+    station's own (earlier) timestamps. Part of what TC_039_CSMS (Offline Transaction)
+    exercises; the simulator only queues messages of a transaction started online."""
     zone = factories.ZoneFactory()
     factories.AccessPolicyFactory(zone=zone, admits=AccessPolicy.Admits.PUBLIC)
     token = factories.IdTokenFactory(organization=zone.property.organization)
