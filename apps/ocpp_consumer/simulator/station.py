@@ -343,24 +343,34 @@ class Station:
         c.status = status
         await self.send_status(c)
 
-    async def send_tx(self, payload: Any) -> None:
+    async def send_tx(self, payload: Any) -> Any:
         """Queue a transaction message and send the queue in order: transaction
-        messages survive a lost connection (OCPP 1.6 §4.7, 2.0.1 E12)."""
+        messages survive a lost connection (OCPP 1.6 §4.7, 2.0.1 E12). Returns the
+        answer to `payload` if it went out now, None if it waits for a connection."""
         if len(self.tx_queue) >= self.options.offline_queue_max:
             self.tx_queue.popleft()  # a real station drops the oldest meter values first
         self.tx_queue.append(payload)
-        await self.flush_tx()
+        return await self._flush(payload)
 
     async def flush_tx(self) -> None:
+        await self._flush(None)
+
+    async def _flush(self, target: Any) -> Any:
+        answer = None
         async with self._flush_lock:
             while self.tx_queue and self.online.is_set():
+                head = self.tx_queue[0]
                 try:
-                    await self.call(self.tx_queue[0])
+                    result = await self.call(head)
                 except (Offline, TimeoutError):
-                    return  # kept for the next connection
+                    return None  # kept for the next connection
                 except CallRejected as exc:
                     logger.warning("%s: transaction message refused: %s", self.charge_point_id, exc)
+                    result = None
                 self.tx_queue.popleft()
+                if head is target:
+                    answer = result
+        return answer
 
     def new_transaction_id(self) -> str:
         """A 2.0.1 transactionId: the station chooses it; a UUID drawn from the seeded
@@ -427,7 +437,8 @@ class Station:
             await self._sleep(c, min(self.options.tick_s * 5, (deadline or now + 5) - now))
         if self.stopping.is_set() or not c.operative:
             return
-        await self.online.wait()
+        if not await self._wait_online():
+            return
 
         remote = c.remote_tag is not None
         tag = c.remote_tag or self._pick_tag(c)
@@ -455,6 +466,15 @@ class Station:
             c.stop_reason = "DeAuthorized"
         await self._charge(c)
         await self._stop(c)
+
+    async def _wait_online(self) -> bool:
+        """Wait for a connection; False when the station is stopping meanwhile."""
+        while not self.online.is_set():
+            if self.stopping.is_set():
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.online.wait(), self.options.tick_s * 5)
+        return True
 
     @property
     def authorize_remote_starts(self) -> bool:

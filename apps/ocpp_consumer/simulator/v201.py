@@ -215,11 +215,11 @@ class V201Link(Link, ChargePoint):
             reservation_id=c.reservation.reservation_id if c.reservation else None,
         )
         c.remote_start_id = None
-        await station.flush_tx()
-        if station.tx_queue:  # older messages still wait for a connection: keep the order
-            await station.send_tx(event)
+        # Through the queue, behind older messages: if the connection is lost now the
+        # event goes out after the reconnect (the station decided to start, E12).
+        result = await station.send_tx(event)
+        if result is None:  # queued: the station goes ahead, as it would offline
             return True
-        result = await station.call(event)
         info_out = result.id_token_info or {}
         return info_out.get("status", "Accepted") == "Accepted"
 
