@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from apps.access.models import AccessPolicy
-from apps.chargers.models import ChargingSession, MeterSample
+from apps.chargers.models import ChargerEvent, ChargingSession, MeterSample
 from apps.ocpp_consumer.simulator import SimOptions, StationSpec, build_stations, run_stations
 from apps.ocpp_consumer.simulator.profiles import Profile, ProfileStore
 from apps.ocpp_consumer.simulator.station import ConnectorState
@@ -472,6 +472,17 @@ def test_simulator_obeys_remote_commands(ocpp_server, version):
     assert powers.exists()
     assert max(p.value for p in powers) <= 3000
     assert station.stats["call_errors"] == 0
+    # The firmware update and the log upload reported their progress.
+    events = ChargerEvent.objects.filter(charger=charger)
+    firmware = " ".join(
+        events.filter(kind=ChargerEvent.Kind.FIRMWARE_STATUS).values_list("summary", flat=True)
+    )
+    for step in ("Downloading", "Downloaded", "Installing", "Installed"):
+        assert step in firmware
+    uploads = " ".join(
+        events.filter(kind=ChargerEvent.Kind.DIAGNOSTICS_STATUS).values_list("summary", flat=True)
+    )
+    assert "Uploaded" in uploads
 
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
