@@ -552,3 +552,61 @@ def test_simulator_queues_transaction_messages_while_offline(ocpp_server, versio
     assert values == sorted(values)
     assert not station.tx_queue
     assert station.stats["connects"] >= 2 and station.stats["call_errors"] == 0
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_simulator_basic_auth_and_password_rotation(ocpp_server, version):
+    """Security profile 1: the simulator connects with its password, takes the new one
+    the server sends (AuthorizationKey / BasicAuthPassword) and reconnects with it;
+    a station with a wrong password never gets in."""
+    from apps.chargers.services import charger_password_rotate, charger_set_password
+
+    zone = factories.ZoneFactory()
+    cp_id = f"CP-SIM-AUTH-{version}"
+    charger = factories.ChargerFactory(charge_point_id=cp_id, zone=zone)
+    factories.ConnectorFactory(charger=charger, connector_id=1)
+    charger_set_password(charger=charger, password="first-password-0123456789")
+    base = {
+        "url": f"ws://127.0.0.1:{ocpp_server.port}",
+        "ocpp": version,
+        "auto_sessions": False,
+        "backoff_base_s": 0.2,
+        "backoff_cap_s": 0.5,
+    }
+    [good] = build_stations(
+        [StationSpec(cp_id)], SimOptions(password="first-password-0123456789", **base), seed=1
+    )
+    [bad] = build_stations(
+        [StationSpec(cp_id)], SimOptions(password="wrong-password-0123456789", **base), seed=1
+    )
+
+    async def wrong() -> int:
+        task = asyncio.create_task(bad.run())
+        await asyncio.sleep(1.5)
+        online = bad.online.is_set()
+        bad.stop()
+        await asyncio.wait_for(task, 20)
+        assert not online
+        return bad.stats["connects"]
+
+    assert run(wrong(), timeout=30) == 0
+
+    async def rotate() -> None:
+        task = asyncio.create_task(good.run())
+        await asyncio.wait_for(good.online.wait(), 10)
+        rotation = await asyncio.to_thread(
+            ocpp_server.on_server_loop,
+            charger_password_rotate(charger=cp_id, source="system"),
+            30,
+        )
+        assert rotation is not None
+        for _ in range(200):
+            if good.stats["connects"] >= 2 and good.online.is_set():
+                break
+            await asyncio.sleep(0.05)
+        good.stop()
+        await asyncio.wait_for(task, 20)
+
+    run(rotate(), timeout=60)
+    assert good.password != "first-password-0123456789"
+    assert good.stats["connects"] >= 2, "did not reconnect with the new password"
