@@ -315,6 +315,10 @@ def test_run_embedded_says_so_when_the_port_is_taken(tmp_path):
     database = tmp_path / "embedded.sqlite3"
     env = embedded_env(database)
     manage("migrate", "--noinput", env=env)
+    manage("seed_demo", env=env)
+    # A charger held by the server that has the port (a first `make run`).
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE chargers_charger SET channel_name = 'specific.first!1'")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -331,6 +335,7 @@ def test_run_embedded_says_so_when_the_port_is_taken(tmp_path):
 
     assert result.returncode != 0
     assert f"Could not listen on 127.0.0.1:{port}" in result.stderr
+    assert all(online(database).values()), "the first server's chargers were marked offline"
 
 
 def log_text(log) -> str:

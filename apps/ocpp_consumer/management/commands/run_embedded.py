@@ -152,7 +152,9 @@ class Command(BaseCommand):
             self._stop_simulator(simulator.get("process"))
             if scheduler is not None and not scheduler.stop():
                 log.warning("A periodic job was still running at exit.")
-            if not settings.REDIS_URL:
+            # Only if we served: a second `make run` that found the port taken must
+            # not mark the first one's chargers offline in the shared database.
+            if not settings.REDIS_URL and server.listening_addresses:
                 self._forget_sockets()
         if not server.listening_addresses:
             raise CommandError(f"Could not listen on {host}:{port} (see the log above).")
