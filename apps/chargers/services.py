@@ -875,14 +875,39 @@ SEEN_WRITE_INTERVAL_S = 60
 PRESENCE_GRACE_S = 2 * HEARTBEAT_INTERVAL_S + SEEN_WRITE_INTERVAL_S + 60
 
 
-def charger_seen(*, charger: Charger, at: datetime) -> bool:
+@transaction.atomic
+def charger_seen(
+    *,
+    charger: Charger,
+    at: datetime,
+    channel_name: str = "",
+    connected_at: datetime | None = None,
+) -> bool:
     """The charger sent something at `at`. Never moves last_seen_at backwards (a
-    heartbeat written meanwhile may be newer). Returns whether a row changed."""
-    return bool(
+    heartbeat written meanwhile may be newer). Returns whether last_seen_at changed.
+
+    With the connection's `channel_name` and `connected_at`: if the presence sweep
+    took this live connection for a dead one (the charger was silent longer than
+    the grace period), hearing from it again puts the charger back online. Only
+    while no newer connection has been recorded since (connected_at unchanged)."""
+    seen = (
         Charger.objects.filter(pk=charger.pk)
         .filter(Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=at))
         .update(last_seen_at=at)
     )
+    if channel_name and connected_at is not None:
+        revived = Charger.objects.filter(
+            pk=charger.pk, channel_name="", connected_at=connected_at
+        ).update(channel_name=channel_name)
+        if revived:
+            ChargerEvent.objects.create(
+                charger=charger,
+                kind=ChargerEvent.Kind.CONNECTION,
+                summary="Back online: heard from again on the connection marked offline",
+                reported_at=at,
+            )
+            log.info("%s back online on its existing connection", charger.charge_point_id)
+    return bool(seen)
 
 
 def charger_presence_sweep(

@@ -124,7 +124,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         await self.accept(subprotocol=chosen)
         self.cp = handler_class(self.charger, _Socket(self), response_timeout=RESPONSE_TIMEOUT_S)
         # charger_connected writes last_seen_at: the throttle below counts from here.
-        self._seen_written_at = timezone.now()
+        self._seen_written_at = self._connected_at = timezone.now()
         previous = await database_sync_to_async(services.charger_connected)(
             charger=self.charger,
             channel_name=self.channel_name,
@@ -165,7 +165,12 @@ class OcppConsumer(AsyncWebsocketConsumer):
             return
         self._seen_written_at = at
         try:
-            await database_sync_to_async(services.charger_seen)(charger=self.charger, at=at)
+            await database_sync_to_async(services.charger_seen)(
+                charger=self.charger,
+                at=at,
+                channel_name=self.channel_name,
+                connected_at=self._connected_at,
+            )
         except Exception:
             # Presence is best effort: the next frame tries again.
             log.exception("%s: recording last seen failed", self.charger)

@@ -205,3 +205,35 @@ def test_charger_seen_sets_a_first_last_seen():
     assert services.charger_seen(charger=charger, at=at) is True
     charger.refresh_from_db()
     assert charger.last_seen_at == at
+
+
+def test_hearing_again_from_a_connection_the_sweep_cleared_puts_it_back_online():
+    stale = connected("REVIVE-1", silent_for=GRACE * 2)
+    channel, connected_at = stale.channel_name, stale.connected_at
+    services.charger_presence_sweep(now=timezone.now())
+    at = timezone.now()
+
+    services.charger_seen(charger=stale, at=at, channel_name=channel, connected_at=connected_at)
+
+    stale.refresh_from_db()
+    assert stale.channel_name == channel and stale.last_seen_at == at
+    assert connection_events(stale)[-1] == (
+        "Back online: heard from again on the connection marked offline"
+    )
+
+
+def test_an_old_connection_does_not_come_back_after_a_newer_one():
+    stale = connected("REVIVE-2", silent_for=GRACE * 2)
+    old_channel, old_connected_at = stale.channel_name, stale.connected_at
+    services.charger_connected(
+        charger=stale, channel_name="specific.newer!1", ocpp_version="1.6", at=timezone.now()
+    )
+    services.charger_disconnected(charger=stale, channel_name="specific.newer!1", at=timezone.now())
+
+    services.charger_seen(
+        charger=stale, at=timezone.now(), channel_name=old_channel, connected_at=old_connected_at
+    )
+
+    stale.refresh_from_db()
+    assert stale.channel_name == ""
+    assert "Back online" not in " ".join(connection_events(stale))

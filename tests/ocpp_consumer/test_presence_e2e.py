@@ -92,3 +92,39 @@ def test_the_sweep_leaves_a_talking_charger_online(ocpp_server, charger, monkeyp
 
     run(talk())
     assert swept == {"marked": [], "online": True}
+
+
+def test_a_live_connection_the_sweep_took_for_dead_comes_back_with_its_next_frame(
+    ocpp_server, charger, monkeypatch
+):
+    # A charger silent for longer than the grace period, on a socket that is in fact
+    # still open: the sweep marks it offline; its next frame puts it back online,
+    # so that commands reach it again.
+    monkeypatch.setattr(services, "SEEN_WRITE_INTERVAL_S", 0)
+    seen = {}
+
+    def sweep_everything() -> None:
+        try:
+            seen["marked"] = services.charger_presence_sweep(now=timezone.now(), grace_s=0)
+            seen["online_after_sweep"] = Charger.objects.get(pk=charger.pk).online
+        finally:
+            connections.close_all()
+
+    async def talk():
+        async with station(ocpp_server.url("SEEN-16")) as cp:
+            await asyncio.sleep(0.1)
+            await asyncio.to_thread(sweep_everything)
+            await cp.call(status("Available"), suppress=False)
+            await asyncio.sleep(0.2)  # the server writes after answering
+            seen["online_again"] = await asyncio.to_thread(online_now, charger.pk)
+
+    run(talk())
+    assert [c.charge_point_id for c in seen["marked"]] == ["SEEN-16"]
+    assert seen["online_after_sweep"] is False and seen["online_again"] is True
+
+
+def online_now(pk: int) -> bool:
+    try:
+        return Charger.objects.get(pk=pk).online
+    finally:
+        connections.close_all()
