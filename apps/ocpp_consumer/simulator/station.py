@@ -24,7 +24,7 @@ import random
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import websockets
@@ -478,7 +478,11 @@ class Station:
 
     @property
     def authorize_remote_starts(self) -> bool:
-        return False
+        """1.6 AuthorizeRemoteTxRequests / 2.0.1 AuthCtrlr.AuthorizeRemoteStart."""
+        value = self.config.get("AuthorizeRemoteTxRequests") or self.config.get(
+            ("AuthCtrlr", "AuthorizeRemoteStart"), "false"
+        )
+        return str(value).lower() == "true"
 
     def link_required(self) -> Link:
         if self.link is None:
@@ -699,6 +703,3 @@ class Station:
     def expiry(self, value: str) -> datetime:
         at = datetime.fromisoformat(value.replace("Z", "+00:00"))
         return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-    def horizon(self, seconds: int) -> datetime:
-        return utcnow() + timedelta(seconds=seconds)
