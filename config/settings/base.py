@@ -96,7 +96,15 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
+            "CONFIG": {
+                # redis-py 8 gives every socket a 5 s read timeout by default; the
+                # layer's blocking read waits longer than that when a charger is
+                # quiet, and the timeout then kills that charger's consumer
+                # (channels_redis issue 422). No timeout: the read blocks as meant.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                "capacity": 1000,
+                "expiry": 60,
+            },
         }
     }
     CELERY_BROKER_URL = REDIS_URL
