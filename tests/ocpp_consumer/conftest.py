@@ -37,6 +37,21 @@ class OcppServer:
     def __init__(self) -> None:
         self.port = 0
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.server: Any = None
+
+    def idle(self) -> bool:
+        """True when every ASGI application instance the server started has
+        finished: consumers have run their disconnect (and its database writes),
+        HTTP requests have been answered."""
+
+        async def check() -> bool:
+            return all(
+                details.get("application_instance") is None
+                or details["application_instance"].done()
+                for details in self.server.connections.values()
+            )
+
+        return bool(self.on_server_loop(check()))
 
     def url(self, path: str) -> str:
         return f"ws://127.0.0.1:{self.port}/ocpp/{path}"
@@ -75,7 +90,14 @@ def _daphne() -> OcppServer:
         raise RuntimeError("daphne did not start listening")
     state.port = server.listening_addresses[0][1]
     state.loop = twisted_loop
+    state.server = server
+    global _SERVER
+    _SERVER = state
     return state
+
+
+# The session's server, for settle(): set by the _daphne fixture.
+_SERVER: OcppServer | None = None
 
 
 def _read_uncommitted(sender: Any, connection: Any, **kwargs: Any) -> None:
@@ -106,14 +128,22 @@ def run(coro: Coroutine[Any, Any, Any], timeout: float = 20) -> Any:
         settle()
 
 
-def settle(timeout: float = 5) -> None:
-    """Wait until no charger is online and the server holds no write transaction
-    (on SQLite; PostgreSQL readers and writers do not block each other), so that
-    the test may write and the database may be flushed."""
-    wait_for(lambda: not Charger.objects.exclude(channel_name="").exists(), timeout)
+def settle(timeout: float = 30) -> None:
+    """Wait until the server has finished with every connection (no consumer still
+    running, so none of its writes is pending) and no charger is online, so that
+    the test may write and the database may be flushed. Raises if that takes
+    longer than `timeout`: a test that carried on would race the server's writes
+    (a flush deadlocking with them on PostgreSQL, foreign keys failing)."""
+    deadline = time.monotonic() + timeout
+    while _SERVER is not None and not _SERVER.idle():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the OCPP server was still busy after {timeout} s")
+        time.sleep(0.01)
+    if not wait_for(lambda: not Charger.objects.exclude(channel_name="").exists(), timeout):
+        online = list(Charger.objects.exclude(channel_name="").values_list("charge_point_id"))
+        raise AssertionError(f"chargers still online after {timeout} s: {online}")
     if connection.vendor != "sqlite":
         return
-    deadline = time.monotonic() + timeout
     while True:
         try:
             with connection.cursor() as cursor:
