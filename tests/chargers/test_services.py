@@ -379,7 +379,7 @@ def test_session_stop_is_one_transaction(charger, token, monkeypatch):
     def fail(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "_record_samples", fail)
+    monkeypatch.setattr(services.sessions, "_record_samples", fail)
     with pytest.raises(RuntimeError):
         services.session_stop(
             charger=charger,

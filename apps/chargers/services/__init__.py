@@ -1,0 +1,95 @@
+"""Writes for chargers: registration, connections, what chargers report.
+
+A package of modules by concern; everything public is importable from here, so
+callers say `from apps.chargers import services` and `services.session_start`.
+"""
+
+from __future__ import annotations
+
+from apps.chargers.services.connections import (
+    HEARTBEAT_INTERVAL_S,
+    PENDING_RETRY_INTERVAL_S,
+    PRESENCE_GRACE_S,
+    SEEN_WRITE_INTERVAL_S,
+    BootResult,
+    charger_boot,
+    charger_connected,
+    charger_disconnected,
+    charger_heartbeat,
+    charger_presence_sweep,
+    charger_seen,
+)
+from apps.chargers.services.events import (
+    DataTransferStatus,
+    charger_data_transfer,
+    charger_event_record,
+)
+from apps.chargers.services.registration import (
+    ONBOARDING_MAX_POWER_W,
+    Admission,
+    ChargerNotAccepted,
+    PasswordRotation,
+    Refusal,
+    charger_admit,
+    charger_create,
+    charger_password_rotate,
+    charger_password_rotate_many_sync,
+    charger_password_rotate_sync,
+    charger_register,
+    charger_set_password,
+    require_accepted,
+)
+from apps.chargers.services.sessions import (
+    CONTEXT_BEGIN,
+    CONTEXT_END,
+    ENERGY_REGISTER,
+    STOP_REASON_NO_STOP_RECEIVED,
+    Sample,
+    SessionResult,
+    connector_status_update,
+    meter_samples_record,
+    session_event,
+    session_start,
+    session_stop,
+)
+
+__all__ = [
+    "charger_password_rotate",
+    "Admission",
+    "BootResult",
+    "CONTEXT_BEGIN",
+    "CONTEXT_END",
+    "ChargerNotAccepted",
+    "DataTransferStatus",
+    "ENERGY_REGISTER",
+    "HEARTBEAT_INTERVAL_S",
+    "ONBOARDING_MAX_POWER_W",
+    "PENDING_RETRY_INTERVAL_S",
+    "PRESENCE_GRACE_S",
+    "PasswordRotation",
+    "Refusal",
+    "SEEN_WRITE_INTERVAL_S",
+    "STOP_REASON_NO_STOP_RECEIVED",
+    "Sample",
+    "SessionResult",
+    "charger_admit",
+    "charger_boot",
+    "charger_connected",
+    "charger_create",
+    "charger_data_transfer",
+    "charger_disconnected",
+    "charger_event_record",
+    "charger_heartbeat",
+    "charger_password_rotate_many_sync",
+    "charger_password_rotate_sync",
+    "charger_presence_sweep",
+    "charger_register",
+    "charger_seen",
+    "charger_set_password",
+    "connector_status_update",
+    "meter_samples_record",
+    "require_accepted",
+    "session_event",
+    "session_start",
+    "session_stop",
+]

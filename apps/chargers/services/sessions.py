@@ -1,0 +1,411 @@
+"""What chargers report about charging: connector status, sessions (1.6 start/stop,
+2.0.1 transaction events) and meter samples. One service per message, each in one
+database transaction: a message is acknowledged only after it is stored."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+
+from apps.access.services import Authorization, id_token_authorize
+from apps.chargers.models import (
+    Charger,
+    ChargingSession,
+    Connector,
+    IssuedTransactionId,
+    MeterSample,
+    SessionEvent,
+    StatusChange,
+)
+from apps.chargers.services.registration import require_accepted
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger(__name__)
+
+
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+CONTEXT_BEGIN = "Transaction.Begin"
+CONTEXT_END = "Transaction.End"
+# A session closed because a new one started on its connector before its stop
+# arrived. Such a stop, if it comes later, is still applied.
+STOP_REASON_NO_STOP_RECEIVED = "no_stop_received"
+
+_SAMPLE_LIMIT = Decimal("1e14")  # what MeterSample.value (20 digits, 6 decimals) holds
+_SAMPLE_QUANTUM = Decimal("0.000001")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One reading of a charger's meter, in the charger's unit and at its time."""
+
+    sampled_at: datetime
+    value: Decimal
+    measurand: str = ENERGY_REGISTER
+    unit: str = ""
+    phase: str = ""
+    context: str = ""
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    """A session after a start, stop or event, and the decision about the token
+    presented with it (None when no token came with the message). `session` is
+    None for a stop that matches no session of this charger."""
+
+    session: ChargingSession | None
+    authorization: Authorization | None
+    duplicate: bool = False
+
+
+@transaction.atomic
+def connector_status_update(
+    *,
+    charger: Charger,
+    connector_id: int,
+    status: str,
+    at: datetime,
+    error_code: str = "",
+    vendor_error_code: str = "",
+    info: str = "",
+) -> StatusChange:
+    """Keep a status report as history and, unless an offline-queued report is older
+    than what we know, as the connector's current status. Connector 0 is the whole
+    charger."""
+    connector = None
+    if connector_id > 0:
+        connector, _ = Connector.objects.get_or_create(charger=charger, connector_id=connector_id)
+        if connector.status_at is None or at >= connector.status_at:
+            Connector.objects.filter(pk=connector.pk).update(
+                status=status,
+                error_code=error_code[:50],
+                vendor_error_code=vendor_error_code[:50],
+                status_at=at,
+            )
+    return StatusChange.objects.create(
+        charger=charger,
+        connector=connector,
+        status=status,
+        error_code=error_code[:50],
+        vendor_error_code=vendor_error_code[:50],
+        info=info[:255],
+        reported_at=at,
+    )
+
+
+def _connector(charger: Charger, connector_id: int) -> Connector:
+    if connector_id < 1:
+        raise ValueError("A session runs on a connector numbered from 1.")
+    connector, _ = Connector.objects.get_or_create(charger=charger, connector_id=connector_id)
+    return connector
+
+
+def _close_unfinished(connector: Connector | None, at: datetime, keep: int | None = None) -> None:
+    """A session still active on a connector where a new one starts never got its
+    stop (lost, or the charger rebooted): close it without inventing a reading."""
+    if connector is None:
+        return
+    stale = ChargingSession.objects.filter(connector=connector, state=ChargingSession.State.ACTIVE)
+    if keep is not None:
+        stale = stale.exclude(pk=keep)
+    for session in stale.select_for_update():
+        session.state = ChargingSession.State.COMPLETED
+        session.stopped_at = max(at, session.started_at)
+        session.stop_reason = STOP_REASON_NO_STOP_RECEIVED
+        session.save(update_fields=["state", "stopped_at", "stop_reason"])
+        log.warning("Session %s closed without a stop: a new one started.", session.pk)
+
+
+@transaction.atomic
+def session_start(
+    *,
+    charger: Charger,
+    connector_id: int,
+    id_tag: str,
+    meter_start_wh: int,
+    started_at: datetime,
+) -> SessionResult:
+    """A charger started charging (OCPP 1.6 StartTransaction). We issue the session's
+    transaction id. The same start sent again (its answer was lost) gets the same
+    session. The session is recorded whatever the token's decision: the charger may
+    already be delivering energy; the decision tells it whether to go on."""
+    require_accepted(charger)
+    connector = _connector(charger, connector_id)
+    authorization = id_token_authorize(zone=charger.zone, uid=id_tag, at=started_at)
+    existing = (
+        ChargingSession.objects.filter(
+            charger=charger,
+            connector=connector,
+            id_tag=id_tag,
+            meter_start_wh=meter_start_wh,
+            started_at=started_at,
+        )
+        .order_by("pk")
+        .first()
+    )
+    if existing is not None:
+        return SessionResult(existing, authorization, duplicate=True)
+    _close_unfinished(connector, started_at)
+    token = authorization.id_token
+    session = ChargingSession.objects.create(
+        charger=charger,
+        connector=connector,
+        ocpp_transaction_id=str(IssuedTransactionId.objects.create().pk),
+        id_tag=id_tag[:36],
+        id_token=token,
+        person=token.person if token else None,
+        vehicle=token.vehicle if token else None,
+        meter_start_wh=meter_start_wh,
+        started_at=started_at,
+    )
+    return SessionResult(session, authorization)
+
+
+@transaction.atomic
+def session_stop(
+    *,
+    charger: Charger,
+    transaction_id: str,
+    meter_stop_wh: int,
+    stopped_at: datetime,
+    reason: str = "",
+    id_tag: str = "",
+    samples: Sequence[Sample] = (),
+) -> SessionResult:
+    """A charger stopped charging (OCPP 1.6 StopTransaction). Applied once: the same
+    stop sent again changes nothing. A transaction id of another charger matches
+    nothing here (ids belong to the charger that started them)."""
+    authorization = (
+        id_token_authorize(zone=charger.zone, uid=id_tag, at=stopped_at) if id_tag else None
+    )
+    session = (
+        ChargingSession.objects.select_for_update()
+        .filter(charger=charger, ocpp_transaction_id=transaction_id)
+        .first()
+    )
+    if session is None:
+        log.warning(
+            "%s stopped unknown transaction %s: readings kept, no session changed.",
+            charger.charge_point_id,
+            transaction_id,
+        )
+        _record_samples(charger, 0, None, samples)
+        return SessionResult(None, authorization)
+    if _is_finished(session):
+        return SessionResult(session, authorization, duplicate=True)
+    _finish(session, stopped_at=stopped_at, meter_stop_wh=meter_stop_wh, reason=reason)
+    _record_samples(charger, _connector_number(session), session, samples)
+    return SessionResult(session, authorization)
+
+
+def _is_finished(session: ChargingSession) -> bool:
+    return (
+        session.state == ChargingSession.State.COMPLETED
+        and session.stop_reason != STOP_REASON_NO_STOP_RECEIVED
+    )
+
+
+def _connector_number(session: ChargingSession) -> int:
+    return session.connector.connector_id if session.connector else 0
+
+
+def _finish(
+    session: ChargingSession, *, stopped_at: datetime, meter_stop_wh: int | None, reason: str
+) -> None:
+    if meter_stop_wh is not None and (
+        session.meter_start_wh is not None and meter_stop_wh < session.meter_start_wh
+    ):
+        # A meter that ran backwards (replaced, or reset): the energy is unknown. The
+        # reading itself is kept as a sample by the caller.
+        log.warning(
+            "Session %s: stop reading %s Wh below start %s Wh; energy left unknown.",
+            session.pk,
+            meter_stop_wh,
+            session.meter_start_wh,
+        )
+        meter_stop_wh = None
+    if stopped_at < session.started_at:
+        log.warning("Session %s: stop time before start time (charger clock).", session.pk)
+        stopped_at = session.started_at
+    session.state = ChargingSession.State.COMPLETED
+    session.stopped_at = stopped_at
+    session.meter_stop_wh = meter_stop_wh
+    session.stop_reason = reason[:40]
+    session.save(update_fields=["state", "stopped_at", "meter_stop_wh", "stop_reason"])
+    session.refresh_from_db(fields=["energy_wh"])
+
+
+def _energy_wh(samples: Iterable[Sample], *, contexts: tuple[str, ...] = ()) -> int | None:
+    """The energy register reading among `samples` (in Wh), preferring the given
+    contexts in order, or None when there is none."""
+    readings = [
+        s
+        for s in samples
+        if s.measurand == ENERGY_REGISTER and s.phase == "" and s.unit in ("", "Wh", "kWh")
+    ]
+    for context in (*contexts, None):
+        for sample in readings:
+            if context is None or sample.context == context:
+                value = sample.value * 1000 if sample.unit == "kWh" else sample.value
+                return int(value.to_integral_value(rounding=ROUND_HALF_UP))
+    return None
+
+
+@transaction.atomic
+def session_event(
+    *,
+    charger: Charger,
+    transaction_id: str,
+    kind: str,
+    seq_no: int,
+    at: datetime,
+    trigger: str = "",
+    charging_state: str = "",
+    offline: bool = False,
+    connector_id: int | None = None,
+    id_tag: str | None = None,
+    stop_reason: str = "",
+    samples: Sequence[Sample] = (),
+) -> SessionResult:
+    """A session started, changed or ended (OCPP 2.0.1 TransactionEvent; the charger
+    chose the transaction id). Never refused: an event whose predecessors were lost
+    still creates or updates the session. An event already seen (same seqNo) changes
+    nothing."""
+    require_accepted(charger)
+    authorization = id_token_authorize(zone=charger.zone, uid=id_tag, at=at) if id_tag else None
+    session = (
+        ChargingSession.objects.select_for_update(of=("self",))
+        .select_related("connector")
+        .filter(charger=charger, ocpp_transaction_id=transaction_id)
+        .first()
+    )
+    if session is not None and SessionEvent.objects.filter(session=session, seq_no=seq_no).exists():
+        return SessionResult(session, authorization, duplicate=True)
+
+    connector: Connector | None = None
+    if connector_id is not None and connector_id > 0:
+        connector = _connector(charger, connector_id)
+    elif session is None or session.connector is None:
+        only = list(Connector.objects.filter(charger=charger).order_by("connector_id")[:2])
+        connector = only[0] if len(only) == 1 else None
+
+    token = authorization.id_token if authorization else None
+    if session is None:
+        _close_unfinished(connector, at)
+        session = ChargingSession.objects.create(
+            charger=charger,
+            connector=connector,
+            ocpp_transaction_id=transaction_id[:36],
+            id_tag=(id_tag or "")[:36],
+            id_token=token,
+            person=token.person if token else None,
+            vehicle=token.vehicle if token else None,
+            meter_start_wh=_energy_wh(samples, contexts=(CONTEXT_BEGIN,))
+            if kind == SessionEvent.Kind.STARTED
+            else _energy_wh([s for s in samples if s.context == CONTEXT_BEGIN]),
+            started_at=at,
+            last_seq_no=seq_no,
+            had_offline_events=offline,
+        )
+    else:
+        changed = ["last_seq_no", "had_offline_events"]
+        session.last_seq_no = max(seq_no, session.last_seq_no or 0)
+        session.had_offline_events = session.had_offline_events or offline
+        if session.connector is None and connector is not None:
+            _close_unfinished(connector, at, keep=session.pk)
+            session.connector = connector
+            changed.append("connector")
+        if id_tag and not session.id_tag:
+            session.id_tag = id_tag[:36]
+            session.id_token = token
+            session.person = token.person if token else None
+            session.vehicle = token.vehicle if token else None
+            changed += ["id_tag", "id_token", "person", "vehicle"]
+        if session.meter_start_wh is None:
+            begin = _energy_wh([s for s in samples if s.context == CONTEXT_BEGIN])
+            if begin is not None:
+                session.meter_start_wh = begin
+                changed.append("meter_start_wh")
+        if kind == SessionEvent.Kind.STARTED and at < session.started_at:
+            session.started_at = at  # the Started event came after a later one
+            changed.append("started_at")
+        session.save(update_fields=changed)
+
+    if kind == SessionEvent.Kind.ENDED and not _is_finished(session):
+        _finish(
+            session,
+            stopped_at=at,
+            meter_stop_wh=_energy_wh(samples, contexts=(CONTEXT_END,)),
+            reason=stop_reason,
+        )
+    SessionEvent.objects.create(
+        session=session,
+        seq_no=seq_no,
+        kind=kind,
+        trigger=trigger[:40],
+        charging_state=charging_state[:24],
+        offline=offline,
+        reported_at=at,
+    )
+    _record_samples(charger, _connector_number(session), session, samples)
+    return SessionResult(session, authorization)
+
+
+def _record_samples(
+    charger: Charger,
+    connector_id: int,
+    session: ChargingSession | None,
+    samples: Iterable[Sample],
+) -> int:
+    rows = []
+    for s in samples:
+        if not s.value.is_finite() or abs(s.value) >= _SAMPLE_LIMIT:
+            log.warning("%s: meter value %s out of range, dropped.", charger, s.value)
+            continue
+        rows.append(
+            MeterSample(
+                charger=charger,
+                connector_id=connector_id,
+                session=session,
+                sampled_at=s.sampled_at,
+                measurand=s.measurand[:48],
+                value=s.value.quantize(_SAMPLE_QUANTUM, rounding=ROUND_HALF_UP),
+                unit=s.unit[:16],
+                phase=s.phase[:8],
+                context=s.context[:24],
+                location=s.location[:8],
+            )
+        )
+    # A reading already stored (a retransmitted message) is skipped by the
+    # database's unique constraint, not by a racy check first.
+    MeterSample.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+@transaction.atomic
+def meter_samples_record(
+    *,
+    charger: Charger,
+    connector_id: int,
+    samples: Sequence[Sample],
+    transaction_id: str | None = None,
+) -> int:
+    """Store a charger's meter readings at the charger's own timestamps (offline-
+    queued readings keep theirs). With a transaction id of this charger they belong
+    to that session. Returns how many readings were offered for storage."""
+    session = None
+    if transaction_id is not None:
+        session = (
+            ChargingSession.objects.filter(charger=charger, ocpp_transaction_id=transaction_id)
+            .only("pk")
+            .first()
+        )
+    return _record_samples(charger, connector_id, session, samples)
