@@ -226,4 +226,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         except Exception as exc:
             log.exception("%s: command %s failed", self.charger, message.get("command"))
             reply |= {"ok": False, "error": "error", "message": str(exc)}
-        await self.channel_layer.send(message["reply_channel"], reply)
+        # Shielded: a charger that answers Reset and reboots at once disconnects
+        # while the reply is on its way (a round trip to Redis), and disconnect()
+        # cancels this task; the caller must still hear the answer.
+        await asyncio.shield(self.channel_layer.send(message["reply_channel"], reply))

@@ -756,6 +756,29 @@ def test_e2e_command_to_a_charger_that_never_answers_is_504(
     assert CommandLog.objects.get().outcome == "timeout"
 
 
+def test_e2e_answer_of_a_charger_that_disconnects_at_once_still_arrives(
+    api, make_charger, ocpp_server
+):
+    """A charger answers Reset and reboots straight away. Its socket closes while the
+    answer travels to the caller (a Redis round trip in production), and the caller
+    still gets it rather than a 504 thirty seconds later. (TC_014_CSMS)"""
+    make_charger("REBOOT-1", "1.6")
+
+    async def scenario() -> tuple[int, Any]:
+        async with connect(ocpp_server.url("REBOOT-1")) as ws:
+            await asyncio.to_thread(_wait_online, "REBOOT-1")
+            request = asyncio.create_task(api.command("REBOOT-1", "reset", {"type": "soft"}))
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            await ws.send(json.dumps([3, frame[1], {"status": "Accepted"}]))
+        return await asyncio.wait_for(request, 20)
+
+    status, answer = run(scenario())
+
+    assert status == 200
+    assert answer["status"] == "Accepted"
+    assert CommandLog.objects.get().outcome == "answered"
+
+
 def test_e2e_command_the_charger_does_not_implement_is_502(api, make_charger, ocpp_server):
     make_charger("OLD-1", "1.6")
     answers = {k: v for k, v in ANSWERS_16.items() if k != "DataTransfer"}
