@@ -104,19 +104,26 @@ class ConnectorInline(TenantTabularInline):
     extra = 0
 
 
-class RecentSessionsFormSet(forms.BaseInlineFormSet):
-    """Only the charger's latest sessions: a busy charger has thousands."""
+class LatestRowsFormSet(forms.BaseInlineFormSet):
+    """Only the charger's latest rows (in the inline's ordering): a busy charger has
+    thousands of sessions and commands. The inline sets `latest`."""
+
+    latest = 10
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.queryset is not None:
-            recent = list(self.queryset.values_list("pk", flat=True)[:RECENT_SESSIONS])
+            recent = list(self.queryset.values_list("pk", flat=True)[: self.latest])
             self.queryset = self.queryset.filter(pk__in=recent)
+
+
+def latest_rows(count: int) -> type[LatestRowsFormSet]:
+    return type("LatestRowsFormSet", (LatestRowsFormSet,), {"latest": count})
 
 
 class RecentSessionsInline(TenantTabularInline):
     model = ChargingSession
-    formset = RecentSessionsFormSet
+    formset = latest_rows(RECENT_SESSIONS)
     verbose_name_plural = f"recent sessions (latest {RECENT_SESSIONS})"
     fields = ("ocpp_transaction_id", "connector", "state", "started_at", "stopped_at", "energy")
     readonly_fields = fields
@@ -134,19 +141,10 @@ class RecentSessionsInline(TenantTabularInline):
         return kilo(obj.energy_wh, "kWh")
 
 
-class RecentCommandsFormSet(forms.BaseInlineFormSet):
-    """Only the charger's latest commands (the full log is linked from the page)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.queryset is not None:
-            recent = list(self.queryset.values_list("pk", flat=True)[:RECENT_COMMANDS])
-            self.queryset = self.queryset.filter(pk__in=recent)
-
-
 class RecentCommandsInline(TenantTabularInline):
     model = CommandLog
-    formset = RecentCommandsFormSet
+    # The full log is linked from the charger page.
+    formset = latest_rows(RECENT_COMMANDS)
     verbose_name_plural = f"recent commands (latest {RECENT_COMMANDS})"
     fields = (
         "created_at",
