@@ -67,6 +67,7 @@ COMMAND_NAMES: tuple[str, ...] = (
     "update-firmware",
     "get-diagnostics",
     "data-transfer",
+    "get-transaction-status",
 )
 
 # Commands whose request carries an id that the charger repeats in what it reports
@@ -259,10 +260,15 @@ def command_send_sync(
     )
 
 
-def charging_session_transaction_id(*, charge_point_id: str, session_id: int) -> str:
+def charging_session_transaction_id(
+    *, charge_point_id: str, session_id: int, active_only: bool = True
+) -> str:
     """The OCPP transaction id of an active session of THIS charger (remote stop, a
     transaction's charging profile). A session of another charger is refused the
-    same way as a missing one: one station must never stop another's charge."""
+    same way as a missing one: one station must never stop another's charge.
+    `active_only=False` accepts an ended session too: asking a charger about a
+    transaction that ended (GetTransactionStatus) is how one learns whether its
+    last messages are still queued."""
     session = (
         ChargingSession.objects.filter(pk=session_id, charger__charge_point_id=charge_point_id)
         .only("ocpp_transaction_id", "state")
@@ -270,7 +276,7 @@ def charging_session_transaction_id(*, charge_point_id: str, session_id: int) ->
     )
     if session is None:
         raise CommandInvalid(f"Charger {charge_point_id} has no session {session_id}.")
-    if session.state != ChargingSession.State.ACTIVE:
+    if active_only and session.state != ChargingSession.State.ACTIVE:
         raise CommandInvalid(f"Session {session_id} has already ended.")
     return session.ocpp_transaction_id
 

@@ -373,6 +373,15 @@ class DataTransferIn(CommandIn):
     data: Any = Field(None, description="Sent as JSON text to 1.6 chargers.")
 
 
+class GetTransactionStatusIn(CommandIn):
+    session_id: int | None = Field(
+        None,
+        ge=1,
+        description="A session of this charger, ongoing or ended; left out: ask whether "
+        "any messages are queued. OCPP 2.0.1 only.",
+    )
+
+
 COMMAND_SCHEMAS: dict[str, type[CommandIn]] = {
     "reset": ResetIn,
     "remote-start": RemoteStartIn,
@@ -393,6 +402,7 @@ COMMAND_SCHEMAS: dict[str, type[CommandIn]] = {
     "update-firmware": UpdateFirmwareIn,
     "get-diagnostics": GetDiagnosticsIn,
     "data-transfer": DataTransferIn,
+    "get-transaction-status": GetTransactionStatusIn,
 }
 
 

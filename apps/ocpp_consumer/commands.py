@@ -161,11 +161,12 @@ class _Context:
         self.version = version
         self.v16 = version == "1.6"
 
-    async def transaction_id(self, session_id: int) -> str:
-        """The OCPP transaction id of one of THIS charger's active sessions: a session
-        id of another charger must never stop someone else's charge."""
+    async def transaction_id(self, session_id: int, *, active_only: bool = True) -> str:
+        """The OCPP transaction id of one of THIS charger's active sessions (or any of
+        its sessions, `active_only=False`): a session id of another charger must never
+        stop someone else's charge, nor reveal its transaction id."""
         return await database_sync_to_async(charging_session_transaction_id)(
-            charge_point_id=self.cp.id, session_id=session_id
+            charge_point_id=self.cp.id, session_id=session_id, active_only=active_only
         )
 
 
@@ -852,6 +853,32 @@ async def _data_transfer(ctx: _Context, p: Params) -> Translation:
     )
 
 
+async def _get_transaction_status(ctx: _Context, p: Params) -> Translation:
+    session_id = p.integer("session_id", minimum=1)
+    if ctx.v16:
+        # 1.6 has no such message: a charger there keeps its queue to itself.
+        raise ValueError(
+            "get-transaction-status: GetTransactionStatus is OCPP 2.0.1 only; "
+            "this charger speaks OCPP 1.6."
+        )
+    # An ended session may be asked about too (TC_E_31): are its last events queued?
+    transaction_id = (
+        await ctx.transaction_id(session_id, active_only=False) if session_id is not None else None
+    )
+    request = ctx.calls.GetTransactionStatus(transaction_id=transaction_id)
+
+    def answer(result: dict[str, Any]) -> dict[str, Any]:
+        # The answer has no status of its own: receiving it is the acceptance.
+        # ongoingIndicator comes only when a transaction id was asked about.
+        return {
+            "status": "Accepted",
+            "ongoing_indicator": result.get("ongoing_indicator"),
+            "messages_in_queue": result["messages_in_queue"],
+        }
+
+    return request, answer
+
+
 _TRANSLATIONS: dict[str, Callable[[_Context, Params], Awaitable[Translation]]] = {
     "reset": _reset,
     "remote-start": _remote_start,
@@ -872,6 +899,7 @@ _TRANSLATIONS: dict[str, Callable[[_Context, Params], Awaitable[Translation]]] =
     "update-firmware": _update_firmware,
     "get-diagnostics": _get_diagnostics,
     "data-transfer": _data_transfer,
+    "get-transaction-status": _get_transaction_status,
 }
 
 # The domain's catalogue and this table must name the same commands.

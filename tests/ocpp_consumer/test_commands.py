@@ -768,12 +768,34 @@ CASES_201 += [
 ]
 
 
+CASES_201 += [
+    (
+        "get-transaction-status",
+        {},
+        "GetTransactionStatus",
+        {},
+        result201.GetTransactionStatus(messages_in_queue=True),
+        {"status": "Accepted", "ongoing_indicator": None, "messages_in_queue": True},
+    ),
+    (
+        "get-transaction-status",
+        {},
+        "GetTransactionStatus",
+        {},
+        result201.GetTransactionStatus(messages_in_queue=False),
+        {"status": "Accepted", "ongoing_indicator": None, "messages_in_queue": False},
+    ),
+]
+
+
 def _case_id(case: tuple) -> str:
     return f"{case[0]}-{case[2]}"
 
 
 def test_translations_cover_every_domain_command():
-    commands16 = {case[0] for case in CASES_16} | {"remote-stop"}
+    # remote-stop needs a session in the database (its own tests below);
+    # get-transaction-status does not exist in 1.6 (refused, tested below).
+    commands16 = {case[0] for case in CASES_16} | {"remote-stop", "get-transaction-status"}
     commands201 = {case[0] for case in CASES_201} | {"remote-stop"}
     assert commands16 == set(COMMAND_NAMES)
     assert commands201 == set(COMMAND_NAMES)
@@ -888,6 +910,64 @@ async def test_execute_remote_stop_refuses_an_ended_session():
         await execute(cp, "1.6", "remote-stop", {"session_id": session.pk})
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("ended", "answer", "expected"),
+    [
+        # Ongoing, its messages still queued (TC_E_29) or all delivered (TC_E_30).
+        (
+            False,
+            result201.GetTransactionStatus(messages_in_queue=True, ongoing_indicator=True),
+            {"status": "Accepted", "ongoing_indicator": True, "messages_in_queue": True},
+        ),
+        (
+            False,
+            result201.GetTransactionStatus(messages_in_queue=False, ongoing_indicator=True),
+            {"status": "Accepted", "ongoing_indicator": True, "messages_in_queue": False},
+        ),
+        # Ended here, its last events still queued at the charger (TC_E_31).
+        (
+            True,
+            result201.GetTransactionStatus(messages_in_queue=True, ongoing_indicator=False),
+            {"status": "Accepted", "ongoing_indicator": False, "messages_in_queue": True},
+        ),
+    ],
+)
+async def test_execute_201_get_transaction_status_asks_about_the_sessions_transaction(
+    ended, answer, expected
+):
+    session = await _session(charge_point_id="CP-1", ocpp_transaction_id="tx-77", ended=ended)
+    cp = FakeChargePoint(answer, charge_point_id="CP-1")
+
+    result = await execute(cp, "2.0.1", "get-transaction-status", {"session_id": session.pk})
+
+    assert cp.action == "GetTransactionStatus"
+    assert cp.payload == {"transactionId": "tx-77"}
+    assert result == expected
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_execute_get_transaction_status_refuses_another_chargers_session():
+    """Another charger's transaction id is not this charger's to be asked about."""
+    other = await _session(charge_point_id="CP-OTHER", ocpp_transaction_id="tx-o")
+    cp = FakeChargePoint(result201.GetTransactionStatus(messages_in_queue=False), "CP-1")
+
+    with pytest.raises(ValueError, match="has no session"):
+        await execute(cp, "2.0.1", "get-transaction-status", {"session_id": other.pk})
+
+    assert cp.requests == []
+
+
+@pytest.mark.parametrize("params", [{}, {"session_id": 1}])
+async def test_execute_16_refuses_get_transaction_status(params):
+    cp = FakeChargePoint(result16.Reset(status="Accepted"))
+
+    with pytest.raises(ValueError, match="GetTransactionStatus is OCPP 2.0.1 only"):
+        await execute(cp, "1.6", "get-transaction-status", params)
+
+    assert cp.requests == []
+
+
 @pytest.mark.parametrize(
     ("version", "command", "params", "message"),
     [
@@ -937,6 +1017,13 @@ async def test_execute_remote_stop_refuses_an_ended_session():
         ),
         ("2.0.1", "get-configuration", {"report": "everything"}, r"report must be one of"),
         ("1.6", "reset", ["soft"], r"must be a JSON object"),
+        ("2.0.1", "get-transaction-status", {"session_id": 0}, r"session_id must be at least 1"),
+        (
+            "2.0.1",
+            "get-transaction-status",
+            {"transaction_id": "tx-1"},
+            r"unknown parameter\(s\): transaction_id",
+        ),
     ],
 )
 async def test_execute_refuses_bad_parameters_before_sending(version, command, params, message):

@@ -20,7 +20,8 @@ TC_B_22_CSMS (reset OnIdle / Immediate), TC_B_25_CSMS (reset an EVSE),
 TC_C_37_CSMS (clear cache), TC_F_01_CSMS..TC_F_04_CSMS (request start),
 TC_E_21_CSMS (remote stop), TC_F_06_CSMS (unlock), TC_F_13_CSMS (trigger
 TransactionEvent), TC_G_06_CSMS (change availability), TC_L_01_CSMS (update
-firmware), TC_N_25_CSMS (diagnostics log)."""
+firmware), TC_N_25_CSMS (diagnostics log), TC_E_29_CSMS..TC_E_31_CSMS,
+TC_E_33_CSMS, TC_E_34_CSMS (transaction status)."""
 
 from __future__ import annotations
 
@@ -133,6 +134,7 @@ ANSWERS_201: dict[str, Any] = {
     "UpdateFirmware": result201.UpdateFirmware(status="Accepted"),
     "GetLog": result201.GetLog(status="Accepted", filename="log.tgz"),
     "DataTransfer": result201.DataTransfer(status="UnknownVendorId"),
+    "GetTransactionStatus": result201.GetTransactionStatus(messages_in_queue=False),
 }
 
 
@@ -652,6 +654,13 @@ CASES_201 = [
         {"vendor_id": "com.acme", "data": {"n": 1}},
         {"status": "UnknownVendorId"},
     ),
+    (
+        "get-transaction-status",
+        {"session_id": "<session>"},
+        "GetTransactionStatus",
+        {"transaction_id": "4711"},
+        {"status": "Accepted", "messages_in_queue": False},
+    ),
 ]
 
 
@@ -717,8 +726,86 @@ def test_e2e_command_201_gets_the_chargers_answer(api, make_charger, ocpp_server
 def test_e2e_cases_cover_every_command():
     from apps.chargers.commands import COMMAND_NAMES
 
-    assert {c[0] for c in CASES_16} == set(COMMAND_NAMES)
+    # 1.6 has no GetTransactionStatus: its refusal is a 422 case below.
+    assert {c[0] for c in CASES_16} | {"get-transaction-status"} == set(COMMAND_NAMES)
     assert {c[0] for c in CASES_201} == set(COMMAND_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("session", "answer", "expected"),
+    [
+        pytest.param(
+            "ongoing",
+            result201.GetTransactionStatus(messages_in_queue=True, ongoing_indicator=True),
+            {"ongoing_indicator": True, "messages_in_queue": True},
+            id="TC_E_29-ongoing-with-queue",
+        ),
+        pytest.param(
+            "ongoing",
+            result201.GetTransactionStatus(messages_in_queue=False, ongoing_indicator=True),
+            {"ongoing_indicator": True, "messages_in_queue": False},
+            id="TC_E_30-ongoing-without-queue",
+        ),
+        pytest.param(
+            "ended",
+            result201.GetTransactionStatus(messages_in_queue=True, ongoing_indicator=False),
+            {"ongoing_indicator": False, "messages_in_queue": True},
+            id="TC_E_31-ended-with-queue",
+        ),
+        pytest.param(
+            None,
+            result201.GetTransactionStatus(messages_in_queue=True),
+            {"ongoing_indicator": None, "messages_in_queue": True},
+            id="TC_E_33-no-id-with-queue",
+        ),
+        pytest.param(
+            None,
+            result201.GetTransactionStatus(messages_in_queue=False),
+            {"ongoing_indicator": None, "messages_in_queue": False},
+            id="TC_E_34-no-id-without-queue",
+        ),
+    ],
+)
+def test_e2e_get_transaction_status_201(api, make_charger, ocpp_server, session, answer, expected):
+    """GetTransactionStatus, the CSMS-initiated half of TC_E_29_CSMS, TC_E_30_CSMS,
+    TC_E_31_CSMS, TC_E_33_CSMS and TC_E_34_CSMS: the API asks a 2.0.1 charger about a
+    session's transaction (ongoing or ended) or, without a session, about its queue;
+    the charger gets the session's transaction id (or none) and its answer comes back.
+    (The queued TransactionEvents it then sends are the inbound replay tests' part.)"""
+    charger = make_charger("GTS-1", "2.0.1")
+    body: dict[str, Any] = {}
+    if session is not None:
+        started = timezone.now() - timedelta(minutes=30)
+        extra: dict[str, Any] = {"started_at": started}
+        if session == "ended":
+            extra.update(state="completed", stopped_at=started + timedelta(minutes=20))
+        row = factories.ChargingSessionFactory(
+            connector=factories.ConnectorFactory(charger=charger, connector_id=1),
+            ocpp_transaction_id="tx-e29",
+            **extra,
+        )
+        body = {"session_id": row.pk}
+    answers = {**ANSWERS_201, "GetTransactionStatus": answer}
+
+    async def scenario() -> tuple[int, Any, list]:
+        async with charger_online(ocpp_server.url("GTS-1"), "GTS-1", "2.0.1", answers) as cp:
+            status, reply = await api.command("GTS-1", "get-transaction-status", body)
+            return status, reply, cp.received
+
+    status, reply, received = run(scenario())
+
+    assert status == 200, reply
+    assert reply == {"status": "Accepted", "command_id": reply["command_id"], **expected}
+    assert [action for action, _ in received] == ["GetTransactionStatus"]
+    sent = received[0][1]
+    assert sent.get("transaction_id") == ("tx-e29" if session is not None else None)
+    log = CommandLog.objects.get(pk=reply["command_id"])
+    assert (log.command, log.outcome, log.status) == (
+        "get-transaction-status",
+        "answered",
+        "Accepted",
+    )
+    assert log.response == {"status": "Accepted", **expected}
 
 
 # --- what goes wrong --------------------------------------------------------------------
@@ -803,6 +890,7 @@ def test_e2e_command_the_charger_does_not_implement_is_502(api, make_charger, oc
         ("1.6", "trigger-message", {"message": "TransactionEvent"}, "must be one of"),
         ("1.6", "remote-start", {"id_tag": "X" * 21}, "at most 20 characters"),
         ("2.0.1", "change-configuration", {"key": "NoDot", "value": 1}, "not a 2.0.1 key"),
+        ("1.6", "get-transaction-status", {}, "GetTransactionStatus is OCPP 2.0.1 only"),
         # Refused by the API schema before anything is sent.
         ("1.6", "reset", {"type": "soft", "when": "now"}, "when"),
     ],
