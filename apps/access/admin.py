@@ -148,14 +148,15 @@ class IdTokenAdmin(TenantModelAdmin):
         "status",
         "person",
         "vehicle",
+        "group",
         "organization",
         "expires_at",
     )
-    list_filter = ("status", "kind", "organization")
-    list_select_related = ("person", "vehicle", "organization")
+    list_filter = ("status", "kind", "is_master_pass_group", "organization")
+    list_select_related = ("person", "vehicle", "group", "organization")
     search_fields = ("uid", "label", "person__first_name", "person__last_name")
     ordering = ("uid",)
-    autocomplete_fields = ("organization", "person", "vehicle")
+    autocomplete_fields = ("organization", "person", "vehicle", "group")
     readonly_fields = ("created_at",)
 
 

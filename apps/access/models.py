@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -179,6 +180,29 @@ class IdToken(models.Model):
     label = models.CharField(
         max_length=100, blank=True, help_text="E.g. the card's printed number."
     )
+    # Token groups (a household's or a company's cards): the members point at one
+    # token of the organization, the group's head, whose UID is the group id that
+    # chargers see (OCPP 1.6 parentIdTag, 2.0.1 groupIdToken). A FK rather than a
+    # free-text group id: the group id is then always a real token of the same
+    # organization, and renaming the head's UID renames the group. Groups are flat:
+    # a head has no group of its own.
+    group = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="members",
+        verbose_name="group (head token)",
+        help_text="Tokens of one group may stop each other's sessions.",
+    )
+    # The head of the master pass group: its UID is what stations are configured
+    # with as AuthCtrlr.MasterPassGroupId (2.0.1); a member of its group may stop
+    # any transaction at such a station. At most one per organization.
+    is_master_pass_group = models.BooleanField(
+        default=False,
+        verbose_name="master pass group",
+        help_text="This token heads the master pass group (OCPP 2.0.1 MasterPassGroupId).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantQuerySet.as_manager()
@@ -190,10 +214,45 @@ class IdToken(models.Model):
             models.UniqueConstraint(
                 fields=["organization", "uid"], name="access_idtoken_unique_uid_per_org"
             ),
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(is_master_pass_group=True),
+                name="access_idtoken_one_master_pass_group_per_org",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.uid
+
+    def clean(self) -> None:
+        super().clean()
+        if self.group_id is None:
+            return
+        group = self.group
+        if group.organization_id != self.organization_id:
+            raise ValidationError({"group": "The group's token belongs to another organization."})
+        if self.pk is not None and group.pk == self.pk:
+            raise ValidationError({"group": "A token cannot be its own group."})
+        if group.group_id is not None:
+            raise ValidationError({"group": "Groups are flat: that token is a member of a group."})
+        if self.pk is not None and self.members.exists():
+            raise ValidationError({"group": "This token heads a group: it cannot join another."})
+        if self.is_master_pass_group:
+            raise ValidationError(
+                {"is_master_pass_group": "A master pass group is headed by a token with no group."}
+            )
+
+    @property
+    def group_uid(self) -> str:
+        """The group id chargers see: the head's UID, for the head too (so a head
+        and its members match). Empty when the token is in no group. A head is
+        recognised by having members, which costs a query unless annotated."""
+        if self.group_id is not None:
+            return self.group.uid
+        has_members = getattr(self, "has_members", None)
+        if has_members is None:
+            has_members = self.pk is not None and self.members.exists()
+        return self.uid if (has_members or self.is_master_pass_group) else ""
 
 
 class AccessPolicy(models.Model):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 
 from apps.access.exceptions import IdTokenAlreadyExists
 from apps.access.models import AccessPolicy, IdToken, Person
@@ -37,6 +38,9 @@ class Decision(enum.StrEnum):
 class Authorization:
     decision: Decision
     id_token: IdToken | None = None
+    # The token's group id (its group head's UID; see IdToken.group_uid): OCPP 1.6
+    # parentIdTag, 2.0.1 groupIdToken. Empty when the token is in no group.
+    group_uid: str = ""
 
     @property
     def accepted(self) -> bool:
@@ -47,22 +51,25 @@ class Authorization:
         return self.id_token.expires_at if self.id_token else None
 
 
-def id_token_authorize(*, zone: Zone, uid: str, at: datetime) -> Authorization:
+def id_token_authorize(
+    *, zone: Zone, uid: str, at: datetime, master_pass: bool = False
+) -> Authorization:
     """May the token `uid` charge in `zone` at `at`? Tokens are looked up in the
-    zone's organization only; a zone admits a token that any active policy admits."""
-    token = (
-        IdToken.objects.select_related("person", "vehicle")
-        .filter(organization_id=zone.property.organization_id, uid=uid)
-        .first()
-    )
+    zone's organization only; a zone admits a token that any active policy admits.
+
+    `master_pass`: the asking station knows master passes (OCPP 2.0.1 Authorize). A
+    token of the master pass group is then Accepted wherever it is: the station
+    recognises it by its group (MasterPassGroupId) and only lets it stop
+    transactions, never start one (2.0.1 C16). A 1.6 charger knows no master pass,
+    so there the token is decided like any other."""
+    token = _token(zone, uid)
     if token is None:
         return Authorization(Decision.INVALID)
-    if token.status == IdToken.Status.BLOCKED or (
-        token.person is not None and not token.person.is_active
-    ):
-        return Authorization(Decision.BLOCKED, token)
-    if token.expires_at is not None and token.expires_at <= at:
-        return Authorization(Decision.EXPIRED, token)
+    refused = _refused(token, at)
+    if refused is not None:
+        return refused
+    if master_pass and _in_master_pass_group(token):
+        return Authorization(Decision.ACCEPTED, token, token.group_uid)
 
     policies = (
         AccessPolicy.objects.filter(zone=zone, is_active=True)
@@ -71,11 +78,74 @@ def id_token_authorize(*, zone: Zone, uid: str, at: datetime) -> Authorization:
     )
     admitted = [p for p in policies if _policy_admits(p, token, zone)]
     if not admitted:
-        return Authorization(Decision.NOT_AT_THIS_LOCATION, token)
+        return Authorization(Decision.NOT_AT_THIS_LOCATION, token, token.group_uid)
     local = at.astimezone(zoneinfo.ZoneInfo(zone.property.time_zone))
     if not any(_in_window(p, local) for p in admitted):
-        return Authorization(Decision.NOT_AT_THIS_TIME, token)
-    return Authorization(Decision.ACCEPTED, token)
+        return Authorization(Decision.NOT_AT_THIS_TIME, token, token.group_uid)
+    return Authorization(Decision.ACCEPTED, token, token.group_uid)
+
+
+def id_token_authorize_stop(
+    *, zone: Zone, uid: str, at: datetime, started_by: IdToken | None
+) -> Authorization:
+    """May `uid` end a session that `started_by` started? The starter itself and
+    any token of its group may (OCPP 1.6: same parentIdTag), and so may a member of
+    the organization's master pass group (2.0.1 MasterPassGroupId), wherever and
+    whenever: stopping is not charging, so the zone's policies and time windows do
+    not apply. Blocked, expired or unknown tokens keep their refusal; any other
+    token is decided as for charging."""
+    token = _token(zone, uid)
+    if token is None:
+        return Authorization(Decision.INVALID)
+    refused = _refused(token, at)
+    if refused is not None:
+        return refused
+    if _same_group(token, started_by) or _in_master_pass_group(token):
+        return Authorization(Decision.ACCEPTED, token, token.group_uid)
+    return id_token_authorize(zone=zone, uid=uid, at=at)
+
+
+def master_pass_group_id(organization: Organization) -> str | None:
+    """The UID stations of `organization` are to be configured with as 2.0.1
+    AuthCtrlr.MasterPassGroupId, or None when it has no master pass group."""
+    return (
+        IdToken.objects.filter(organization=organization, is_master_pass_group=True)
+        .values_list("uid", flat=True)
+        .first()
+    )
+
+
+def _token(zone: Zone, uid: str) -> IdToken | None:
+    return (
+        IdToken.objects.select_related("person", "vehicle", "group")
+        .annotate(has_members=Exists(IdToken.objects.filter(group=OuterRef("pk"))))
+        .filter(organization_id=zone.property.organization_id, uid=uid)
+        .first()
+    )
+
+
+def _refused(token: IdToken, at: datetime) -> Authorization | None:
+    if token.status == IdToken.Status.BLOCKED or (
+        token.person is not None and not token.person.is_active
+    ):
+        return Authorization(Decision.BLOCKED, token, token.group_uid)
+    if token.expires_at is not None and token.expires_at <= at:
+        return Authorization(Decision.EXPIRED, token, token.group_uid)
+    return None
+
+
+def _same_group(token: IdToken, started_by: IdToken | None) -> bool:
+    if started_by is None or started_by.organization_id != token.organization_id:
+        return False
+    return token.pk == started_by.pk or (
+        token.group_uid != "" and token.group_uid == started_by.group_uid
+    )
+
+
+def _in_master_pass_group(token: IdToken) -> bool:
+    if token.is_master_pass_group:
+        return True
+    return token.group is not None and token.group.is_master_pass_group
 
 
 def _policy_admits(policy: AccessPolicy, token: IdToken, zone: Zone) -> bool:
@@ -130,9 +200,14 @@ def id_token_create(
     status: str = IdToken.Status.ACTIVE,
     kind: str = IdToken.Kind.RFID,
     expires_at: datetime | None = None,
+    group: IdToken | None = None,
 ) -> IdToken:
     if person is not None and person.organization_id != organization.pk:
         raise ValueError("The person belongs to another organization.")
+    if group is not None and group.organization_id != organization.pk:
+        raise ValueError("The group's token belongs to another organization.")
+    if group is not None and group.group_id is not None:
+        raise ValidationError({"group": "Groups are flat: that token is a member of a group."})
     if not uid or len(uid) > UID_MAX_LENGTH or uid != uid.strip():
         raise ValidationError(
             {"uid": f"A UID has 1 to {UID_MAX_LENGTH} characters, without surrounding spaces."}
@@ -146,6 +221,7 @@ def id_token_create(
                 status=status,
                 kind=kind,
                 expires_at=expires_at,
+                group=group,
             )
     except IntegrityError as exc:
         raise IdTokenAlreadyExists(f"A token with UID {uid!r} already exists.") from exc

@@ -90,11 +90,18 @@ AUTHORIZATION_V201 = {
 }
 
 
+ID_TAG_MAX_LENGTH_V16 = 20
+
+
 def id_tag_info(authorization: Authorization) -> dict[str, Any]:
     """1.6 IdTagInfo (snake_case keys: the package turns them into camelCase)."""
     info: dict[str, Any] = {"status": AUTHORIZATION_V16[authorization.decision]}
     if authorization.expires_at is not None:
         info["expiry_date"] = format_timestamp(authorization.expires_at)
+    # IdToken in 1.6 is at most 20 characters; a longer group id (2.0.1-sized)
+    # would make the whole answer invalid, so it is left out for 1.6.
+    if authorization.group_uid and len(authorization.group_uid) <= ID_TAG_MAX_LENGTH_V16:
+        info["parent_id_tag"] = authorization.group_uid
     return info
 
 
@@ -103,6 +110,9 @@ def id_token_info(authorization: Authorization) -> dict[str, Any]:
     info: dict[str, Any] = {"status": AUTHORIZATION_V201[authorization.decision]}
     if authorization.expires_at is not None:
         info["cache_expiry_date_time"] = format_timestamp(authorization.expires_at)
+    if authorization.group_uid:
+        # The group id is ours, not any issuer's: type "Central" (a CSMS-generated id).
+        info["group_id_token"] = {"id_token": authorization.group_uid, "type": "Central"}
     return info
 
 

@@ -146,3 +146,25 @@ def test_vehicle_list_shows_kw_and_kwh(client, manager_a, org_a) -> None:
     response = client.get(reverse("admin:access_vehicle_changelist"))
     assert "77 kWh" in response.text
     assert "11 kW" in response.text
+
+
+def test_id_token_group_edited_in_admin_same_organization_only(client, manager_a, org_a, org_b):
+    """A token's group (1.6 parentIdTag / 2.0.1 groupIdToken) is set on its change
+    page; a group head of another organization is neither offered nor accepted."""
+    head = factories.IdTokenFactory(organization=org_a, uid="HEAD-A")
+    foreign = factories.IdTokenFactory(organization=org_b, uid="HEAD-B")
+    member = factories.IdTokenFactory(organization=org_a, uid="MEMBER-A")
+    client.force_login(manager_a)
+    url = reverse("admin:access_idtoken_change", args=[member.pk])
+    page = client.get(url)
+    choices = set(page.context["adminform"].form.fields["group"].queryset)
+    assert head in choices
+    assert foreign not in choices
+    data = {"organization": org_a.pk, "uid": "MEMBER-A", "kind": "rfid", "status": "active"}
+    assert client.post(url, {**data, "group": foreign.pk}).status_code == 200  # refused
+    member.refresh_from_db()
+    assert member.group is None
+    assert client.post(url, {**data, "group": head.pk}).status_code == 302
+    member.refresh_from_db()
+    assert member.group == head
+    assert "HEAD-A" in client.get(reverse("admin:access_idtoken_changelist")).text

@@ -6,9 +6,17 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
 
 from apps.access.models import AccessPolicy, IdToken, Person
-from apps.access.services import Decision, id_token_authorize
+from apps.access.services import (
+    Decision,
+    id_token_authorize,
+    id_token_authorize_stop,
+    id_token_create,
+    master_pass_group_id,
+)
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -196,3 +204,133 @@ def test_authorize_any_admitting_policy_in_window_wins(garage):
     factories.AccessPolicyFactory(zone=garage, admits=AccessPolicy.Admits.PUBLIC)
     token = resident_token(garage)
     assert id_token_authorize(zone=garage, uid=token.uid, at=WEDNESDAY_10AM).accepted
+
+
+# --- token groups (OCPP 1.6 parentIdTag, 2.0.1 groupIdToken) and master pass ---
+
+
+def household(zone):
+    """A head card and a member card of one household, both residents."""
+    head = resident_token(zone)
+    member = resident_token(zone)
+    member.group = head
+    member.save()
+    return head, member
+
+
+def test_authorize_reports_the_group_of_a_member_and_of_its_head(garage):
+    head, member = household(garage)
+    loner = resident_token(garage)
+    assert id_token_authorize(zone=garage, uid=member.uid, at=WEDNESDAY_10AM).group_uid == (
+        head.uid
+    )
+    # The head matches its members: its own UID is its group id.
+    assert id_token_authorize(zone=garage, uid=head.uid, at=WEDNESDAY_10AM).group_uid == head.uid
+    assert id_token_authorize(zone=garage, uid=loner.uid, at=WEDNESDAY_10AM).group_uid == ""
+
+
+def test_authorize_reports_the_group_with_a_refusal_too(garage):
+    head, member = household(garage)
+    member.status = IdToken.Status.BLOCKED
+    member.save()
+    result = id_token_authorize(zone=garage, uid=member.uid, at=WEDNESDAY_10AM)
+    assert (result.decision, result.group_uid) == (Decision.BLOCKED, head.uid)
+
+
+def test_group_must_be_a_token_of_the_same_organization(garage):
+    stranger = factories.IdTokenFactory()
+    token = resident_token(garage)
+    token.group = stranger
+    with pytest.raises(ValidationError) as excinfo:
+        token.full_clean()
+    assert "group" in excinfo.value.message_dict
+    with pytest.raises(ValueError, match="another organization"):
+        id_token_create(organization=token.organization, uid="NEWCARD", group=stranger)
+
+
+def test_groups_are_flat(garage):
+    head, member = household(garage)
+    nested = resident_token(garage)
+    nested.group = member
+    with pytest.raises(ValidationError):
+        nested.full_clean()
+    head.group = resident_token(garage)  # a head joining another group
+    with pytest.raises(ValidationError):
+        head.full_clean()
+    with pytest.raises(ValidationError):
+        id_token_create(organization=head.organization, uid="NEWCARD", group=member)
+    head.refresh_from_db()
+    created = id_token_create(organization=head.organization, uid="NEWCARD", group=head)
+    assert created.group == head
+
+
+def test_a_tag_of_the_same_group_may_stop_where_it_may_not_charge(garage):
+    head, member = household(garage)
+    # A relative's card of the household, not a resident here: it may not charge...
+    relative = factories.IdTokenFactory(organization=head.organization, group=head)
+    assert id_token_authorize(zone=garage, uid=relative.uid, at=WEDNESDAY_10AM).decision is (
+        Decision.NOT_AT_THIS_LOCATION
+    )
+    # ...but may end the session its household's card started.
+    result = id_token_authorize_stop(
+        zone=garage, uid=relative.uid, at=WEDNESDAY_10AM, started_by=member
+    )
+    assert (result.decision, result.group_uid) == (Decision.ACCEPTED, head.uid)
+    # A tag of no group, or of another group, is decided as for charging.
+    outsider = factories.IdTokenFactory(organization=head.organization)
+    other_head = factories.IdTokenFactory(organization=head.organization)
+    other = factories.IdTokenFactory(organization=head.organization, group=other_head)
+    for uid in (outsider.uid, other.uid):
+        stop = id_token_authorize_stop(zone=garage, uid=uid, at=WEDNESDAY_10AM, started_by=member)
+        assert stop.decision is Decision.NOT_AT_THIS_LOCATION
+
+
+def test_a_blocked_tag_of_the_same_group_stays_blocked_on_stop(garage):
+    head, member = household(garage)
+    head.status = IdToken.Status.BLOCKED
+    head.save()
+    result = id_token_authorize_stop(
+        zone=garage, uid=head.uid, at=WEDNESDAY_10AM, started_by=member
+    )
+    assert result.decision is Decision.BLOCKED
+
+
+def test_the_master_pass_group_may_stop_any_session(garage):
+    org = garage.property.organization
+    assert master_pass_group_id(org) is None
+    master = factories.IdTokenFactory(
+        organization=org, uid="MASTERGROUP", is_master_pass_group=True
+    )
+    guard = factories.IdTokenFactory(organization=org, group=master)
+    starter = resident_token(garage)
+    assert master_pass_group_id(org) == "MASTERGROUP"
+    # Authorize tells the station the guard's group: the MasterPassGroupId.
+    assert id_token_authorize(zone=garage, uid=guard.uid, at=WEDNESDAY_10AM).group_uid == (
+        "MASTERGROUP"
+    )
+    result = id_token_authorize_stop(
+        zone=garage, uid=guard.uid, at=WEDNESDAY_10AM, started_by=starter
+    )
+    assert (result.decision, result.group_uid) == (Decision.ACCEPTED, "MASTERGROUP")
+    # Not a resident: no charging card here, unless the station knows master passes.
+    assert id_token_authorize(zone=garage, uid=guard.uid, at=WEDNESDAY_10AM).decision is (
+        Decision.NOT_AT_THIS_LOCATION
+    )
+    assert id_token_authorize(
+        zone=garage, uid=guard.uid, at=WEDNESDAY_10AM, master_pass=True
+    ).accepted
+    # A blocked master pass stays blocked.
+    guard.status = IdToken.Status.BLOCKED
+    guard.save()
+    assert (
+        id_token_authorize(zone=garage, uid=guard.uid, at=WEDNESDAY_10AM, master_pass=True).decision
+        is Decision.BLOCKED
+    )
+
+
+def test_one_master_pass_group_per_organization(garage):
+    org = garage.property.organization
+    factories.IdTokenFactory(organization=org, is_master_pass_group=True)
+    factories.IdTokenFactory(is_master_pass_group=True)  # another organization: fine
+    with pytest.raises(IntegrityError):
+        factories.IdTokenFactory(organization=org, is_master_pass_group=True)

@@ -709,3 +709,55 @@ def test_v16_stop_with_unreadable_reading_writes_nothing(ocpp_server, charger, t
     assert beat[0] == 3
     session = ChargingSession.objects.get(charger=charger)
     assert session.state == ChargingSession.State.ACTIVE and session.meter_stop_wh is None
+
+
+def test_v16_token_group_parent_id_tag_and_stop_by_the_group(ocpp_server, charger):
+    """TC_053_CSMS Use a reserved Connector with parentIdTag (the CSMS's side: the
+    idTagInfo of Authorize and StartTransaction carries the tag's parentIdTag, so
+    the charge point can match a reservation made for the group), and a tag of the
+    same group stopping the session (1.6: same parentIdTag may stop), accepted even
+    where the zone's policy no longer admits it."""
+    org = charger.zone.property.organization
+    head = factories.IdTokenFactory(organization=org, uid="HOUSE-1")
+    factories.IdTokenFactory(organization=org, uid="HOUSE-1-A", group=head)
+    factories.IdTokenFactory(organization=org, uid="HOUSE-1-B", group=head)
+    factories.IdTokenFactory(organization=org, uid="LONER")
+
+    async def start():
+        async with station(_url(ocpp_server)) as cp:
+            authorized = await cp.call(c16.Authorize(id_tag="HOUSE-1-A"), suppress=False)
+            loner = await cp.call(c16.Authorize(id_tag="LONER"), suppress=False)
+            started = await cp.call(
+                c16.StartTransaction(
+                    connector_id=1, id_tag="HOUSE-1-A", meter_start=1_000, timestamp=ts(20)
+                ),
+                suppress=False,
+            )
+            return authorized, loner, started
+
+    authorized, loner, started = run(start())
+    assert authorized.id_tag_info == {"status": "Accepted", "parent_id_tag": "HOUSE-1"}
+    assert loner.id_tag_info == {"status": "Accepted"}  # in no group: no parentIdTag
+    assert started.id_tag_info == {"status": "Accepted", "parent_id_tag": "HOUSE-1"}
+
+    # The zone stops admitting anyone: a sibling card still ends the household's session.
+    charger.zone.access_policies.all().delete()
+
+    async def stop():
+        async with station(_url(ocpp_server)) as cp:
+            return await cp.call(
+                c16.StopTransaction(
+                    meter_stop=3_000,
+                    timestamp=ts(1),
+                    transaction_id=started.transaction_id,
+                    id_tag="HOUSE-1-B",
+                ),
+                suppress=False,
+            )
+
+    stopped = run(stop())
+    assert stopped.id_tag_info == {"status": "Accepted", "parent_id_tag": "HOUSE-1"}
+    session = ChargingSession.objects.get(ocpp_transaction_id=str(started.transaction_id))
+    assert session.state == ChargingSession.State.COMPLETED
+    assert session.id_tag == "HOUSE-1-A"  # the starter stays the session's tag
+    assert session.meter_stop_wh == 3_000

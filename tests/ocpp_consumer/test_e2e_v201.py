@@ -647,3 +647,116 @@ def test_v201_start_and_stop_options(
         mappers.domain_word(start_trigger),
         mappers.domain_word(stop_trigger),
     ]
+
+
+def test_v201_authorize_by_group_id(ocpp_server, charger):
+    """TC_C_39_CSMS Authorization by GroupId - Success: idTokenInfo carries the
+    token's groupIdToken (type Central), in the Authorize answer and in the
+    TransactionEvent answer; a token in no group gets none."""
+    org = charger.zone.property.organization
+    head = factories.IdTokenFactory(organization=org, uid="COMPANY-7")
+    factories.IdTokenFactory(organization=org, uid="COMPANY-7-CAR", group=head)
+    factories.IdTokenFactory(organization=org, uid="LONER")
+    group = {"id_token": "COMPANY-7", "type": "Central"}
+
+    async def talk():
+        async with station(_url(ocpp_server), "2.0.1") as cp:
+            member = await cp.call(
+                c201.Authorize(id_token=_id_token("COMPANY-7-CAR")), suppress=False
+            )
+            own = await cp.call(c201.Authorize(id_token=_id_token("COMPANY-7")), suppress=False)
+            loner = await cp.call(c201.Authorize(id_token=_id_token("LONER")), suppress=False)
+            started = await cp.call(
+                _event(
+                    "Started",
+                    0,
+                    tx="TX-GROUP",
+                    evse={"id": 1, "connector_id": 1},
+                    id_token=_id_token("COMPANY-7-CAR"),
+                ),
+                suppress=False,
+            )
+            return member, own, loner, started
+
+    member, own, loner, started = run(talk())
+    assert member.id_token_info == {"status": "Accepted", "group_id_token": group}
+    assert own.id_token_info == {"status": "Accepted", "group_id_token": group}
+    assert loner.id_token_info == {"status": "Accepted"}
+    assert started.id_token_info == {"status": "Accepted", "group_id_token": group}
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["TC_C_47_CSMS", "TC_C_48_CSMS", "TC_C_49_CSMS"],
+)
+def test_v201_master_pass_stops_transactions(ocpp_server, charger, case):
+    """TC_C_47_CSMS (with UI, all transactions), TC_C_48_CSMS (with UI, specific
+    transactions), TC_C_49_CSMS (without UI: all). The station is configured with
+    AuthCtrlr.MasterPassGroupId = the organization's master pass group; the CSMS
+    answers the master pass token's Authorize Accepted with that group as
+    groupIdToken, then accepts the TransactionEvent(Ended, StopAuthorized,
+    MasterPass) of each transaction the station stops with it, even though the
+    zone's policy does not admit the master pass for charging. Which transactions
+    to stop (all, or those chosen on the station's UI) is the station's choice."""
+    org = charger.zone.property.organization
+    master = factories.IdTokenFactory(organization=org, uid="MASTER", is_master_pass_group=True)
+    factories.IdTokenFactory(organization=org, uid="SECURITY-1", group=master)
+    factories.IdTokenFactory(organization=org, uid="DRIVER-1")
+    factories.IdTokenFactory(organization=org, uid="DRIVER-2")
+    group = {"id_token": "MASTER", "type": "Central"}
+    stopped_txs = ["TX-M1"] if case == "TC_C_48_CSMS" else ["TX-M1", "TX-M2"]
+
+    async def start():
+        async with station(_url(ocpp_server), "2.0.1") as cp:
+            for evse, (tx, uid) in enumerate([("TX-M1", "DRIVER-1"), ("TX-M2", "DRIVER-2")], 1):
+                await cp.call(
+                    _event(
+                        "Started",
+                        0,
+                        tx=tx,
+                        minutes_ago=10,
+                        evse={"id": evse, "connector_id": 1},
+                        id_token=_id_token(uid),
+                    ),
+                    suppress=False,
+                )
+
+    run(start())
+    # Only drivers charge here now: the master pass is no charging card.
+    charger.zone.access_policies.all().delete()
+    factories.AccessPolicyFactory(zone=charger.zone, admits="residents")
+
+    async def master_pass():
+        async with station(_url(ocpp_server), "2.0.1") as cp:
+            authorized = await cp.call(
+                c201.Authorize(id_token=_id_token("SECURITY-1")), suppress=False
+            )
+            ended = [
+                await cp.call(
+                    _event(
+                        "Ended",
+                        1,
+                        tx=tx,
+                        trigger="StopAuthorized",
+                        id_token=_id_token("SECURITY-1"),
+                        info={"stopped_reason": "MasterPass"},
+                    ),
+                    suppress=False,
+                )
+                for tx in stopped_txs
+            ]
+            return authorized, ended
+
+    authorized, ended = run(master_pass())
+    # Authorize: Accepted although no policy admits it to charge here, with its group,
+    # which is how the station recognises the master pass (it never starts with one).
+    assert authorized.id_token_info == {"status": "Accepted", "group_id_token": group}
+    assert all(e.id_token_info == {"status": "Accepted", "group_id_token": group} for e in ended)
+    sessions = {s.ocpp_transaction_id: s for s in ChargingSession.objects.filter(charger=charger)}
+    for tx in ["TX-M1", "TX-M2"]:
+        expected = (
+            ChargingSession.State.COMPLETED if tx in stopped_txs else ChargingSession.State.ACTIVE
+        )
+        assert sessions[tx].state == expected
+    assert {sessions[tx].stop_reason for tx in stopped_txs} == {"master_pass"}
+    assert sessions["TX-M1"].id_tag == "DRIVER-1"  # the starter stays the session's tag

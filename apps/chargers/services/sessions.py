@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from apps.access.services import Authorization, id_token_authorize
+from apps.access.services import Authorization, id_token_authorize, id_token_authorize_stop
 from apps.chargers.models import (
     Charger,
     ChargingSession,
@@ -183,13 +183,25 @@ def session_stop(
     """A charger stopped charging (OCPP 1.6 StopTransaction). Applied once: the same
     stop sent again changes nothing. A transaction id of another charger matches
     nothing here (ids belong to the charger that started them)."""
-    authorization = (
-        id_token_authorize(zone=charger.zone, uid=id_tag, at=stopped_at) if id_tag else None
-    )
     session = (
-        ChargingSession.objects.select_for_update()
+        # of=self: the token is read, not locked (and PostgreSQL locks no
+        # nullable side of an outer join).
+        ChargingSession.objects.select_for_update(of=("self",))
+        .select_related("id_token")
         .filter(charger=charger, ocpp_transaction_id=transaction_id)
         .first()
+    )
+    # The stop is applied whatever the answer; the answer tells the charger about
+    # the tag: the starter, a tag of its group or a master pass may always stop.
+    authorization = (
+        id_token_authorize_stop(
+            zone=charger.zone,
+            uid=id_tag,
+            at=stopped_at,
+            started_by=session.id_token if session is not None else None,
+        )
+        if id_tag
+        else None
     )
     if session is None:
         log.warning(
@@ -280,13 +292,21 @@ def session_event(
     still creates or updates the session. An event already seen (same seqNo) changes
     nothing."""
     require_accepted(charger)
-    authorization = id_token_authorize(zone=charger.zone, uid=id_tag, at=at) if id_tag else None
     session = (
         ChargingSession.objects.select_for_update(of=("self",))
-        .select_related("connector")
+        .select_related("connector", "id_token")
         .filter(charger=charger, ocpp_transaction_id=transaction_id)
         .first()
     )
+    authorization: Authorization | None = None
+    if id_tag and kind == SessionEvent.Kind.ENDED and session is not None:
+        # The tag that ends a session: its starter, a tag of the starter's group or
+        # a master pass (2.0.1 MasterPassGroupId) may, whatever the zone's policy.
+        authorization = id_token_authorize_stop(
+            zone=charger.zone, uid=id_tag, at=at, started_by=session.id_token
+        )
+    elif id_tag:
+        authorization = id_token_authorize(zone=charger.zone, uid=id_tag, at=at)
     if session is not None and SessionEvent.objects.filter(session=session, seq_no=seq_no).exists():
         return SessionResult(session, authorization, duplicate=True)
 

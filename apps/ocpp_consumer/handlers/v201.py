@@ -73,7 +73,7 @@ class Handler201(HandlerBase, ChargePoint):
         if uid is None:
             raise ValueError("Authorize needs a token.")
         authorization = await domain(id_token_authorize)(
-            zone=self.charger.zone, uid=uid, at=timezone.now()
+            zone=self.charger.zone, uid=uid, at=timezone.now(), master_pass=True
         )
         return call_result.Authorize(id_token_info=mappers.id_token_info(authorization))
 
