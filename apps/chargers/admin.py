@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -231,11 +232,13 @@ def _rotation_message(charge_point_id: str, outcome: object) -> tuple[str, int]:
         )
     if isinstance(outcome, ChargerNoAnswer):
         return (
-            f"{charge_point_id}: no answer, the old OCPP password stays stored. If the "
-            "charger took the new one anyway, it will be refused when it reconnects: "
-            "set a password on the charger and on its page here.",
+            f"{charge_point_id}: no answer, the password change is pending: the charger "
+            "may log in with the old or the new OCPP password; its first login with the "
+            "new one makes it the password.",
             messages.ERROR,
         )
+    if isinstance(outcome, services.PasswordChangePending):
+        return f"{charge_point_id}: {outcome}", messages.WARNING
     return (
         f"{charge_point_id}: {outcome} The old OCPP password stays in force.",
         messages.ERROR,
@@ -314,7 +317,14 @@ class ChargerAdmin(TenantModelAdmin):
         ("Power", {"fields": ("max_power_w", "phases")}),
         (
             "OCPP basic auth",
-            {"fields": ("has_password", "new_password", "generate_password")},
+            {
+                "fields": (
+                    "has_password",
+                    "password_change_pending",
+                    "new_password",
+                    "generate_password",
+                )
+            },
         ),
         (
             "Reported by the charger",
@@ -344,6 +354,7 @@ class ChargerAdmin(TenantModelAdmin):
     )
     readonly_fields = (
         "has_password",
+        "password_change_pending",
         "online",
         "last_seen_at",
         "last_boot_at",
@@ -375,6 +386,17 @@ class ChargerAdmin(TenantModelAdmin):
     @admin.display(boolean=True, description="password set")
     def has_password(self, obj: Charger) -> bool:
         return obj.has_password
+
+    @admin.display(description="password change")
+    def password_change_pending(self, obj: Charger) -> str:
+        # A rotation whose answer was lost: both passwords admit the charger
+        # until it logs in with the new one.
+        if not obj.pending_password_hash or obj.pending_password_set_at is None:
+            return "-"
+        since = formats.date_format(
+            timezone.localtime(obj.pending_password_set_at), "DATETIME_FORMAT"
+        )
+        return f"password change pending since {since}"
 
     def save_model(self, request: HttpRequest, obj: Charger, form: Any, change: bool) -> None:
         data = form.cleaned_data

@@ -52,6 +52,11 @@ class Charger(models.Model):
     # "<algorithm>$<salt>$<digest>", see apps/chargers/credentials.py. Empty: no
     # HTTP Basic auth (security profile 0, trusted networks only).
     password_hash = models.CharField(max_length=200, blank=True, editable=False)
+    # A rotation's new password, hashed, from before it is sent until the charger's
+    # answer: when the answer is lost, the charger may use either, so admission
+    # accepts both until the new one is used (see services.registration).
+    pending_password_hash = models.CharField(max_length=200, blank=True, editable=False)
+    pending_password_set_at = models.DateTimeField(null=True, blank=True, editable=False)
     registration = models.CharField(
         max_length=16, choices=Registration.choices, default=Registration.ACCEPTED
     )

@@ -4,10 +4,11 @@ daphne server) rotates the password of a charger connected with HTTP Basic auth
 
 OCA test cases: TC_073_CSMS (1.6, update the Charge Point password),
 TC_A_09_CSMS (2.0.1, update the password, accepted), TC_A_10_CSMS (2.0.1,
-rejected). The new hash is stored only once the charger answered Accepted; the
-old password is refused at once on the next connection. Any other answer, or
-none, leaves the old password working. The password never reaches a log line or
-the command log."""
+rejected). The new hash is stored as pending before it is sent: Accepted makes
+it the password and the old one is refused at once on the next connection; any
+other answer leaves the old password alone working. No answer keeps both: the
+first login with the new one makes it the password. The password never reaches
+a log line or the command log."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,7 +24,7 @@ import pytest
 from ocpp.v16 import call_result as result16
 from ocpp.v201 import call_result as result201
 
-from apps.chargers import credentials
+from apps.chargers import credentials, services
 from apps.chargers.models import Charger, CommandLog
 from apps.chargers.services import charger_set_password
 from apps.sites.services import api_token_create
@@ -239,7 +241,7 @@ def test_rotation_refused_keeps_the_old_password(
     _assert_nowhere(new, page, caplog)
 
 
-def test_rotation_without_an_answer_keeps_the_old_password(
+def test_rotation_without_an_answer_keeps_the_old_password_and_the_new_pending(
     browser, secured, ocpp_server, caplog, settings
 ):
     caplog.set_level(logging.DEBUG)
@@ -260,13 +262,86 @@ def test_rotation_without_an_answer_keeps_the_old_password(
 
     level, text = message_for(page, "ROT-MUTE")
     assert level == "error"
-    assert text.startswith("ROT-MUTE: no answer, the old OCPP password stays stored.")
+    assert text.startswith("ROT-MUTE: no answer, the password change is pending")
     charger.refresh_from_db()
     assert charger.password_hash == old_hash
-    assert _connects(ocpp_server, "ROT-MUTE", OLD)
     new = sent_password("1.6", [(frame[2], frame[3])])
+    assert credentials.check_password(new, charger.pending_password_hash)
+    assert _connects(ocpp_server, "ROT-MUTE", OLD)
     assert CommandLog.objects.get().outcome == "timeout"
     _assert_nowhere(new, page, caplog)
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_charger_that_applies_the_password_and_drops_the_socket_is_not_locked_out(
+    browser, secured, ocpp_server, caplog, monkeypatch, version
+):
+    """The charger takes the new password and its socket drops before it answers:
+    the rotation keeps the new hash pending; the charger's reconnect with the new
+    password is admitted and makes it the password, and the old one is refused."""
+    caplog.set_level(logging.DEBUG)
+    charger = secured("ROT-DROP", version)
+    old_hash = charger.password_hash
+    subprotocol = "ocpp1.6" if version == "1.6" else "ocpp2.0.1"
+    # The test database is SQLite in memory (shared cache), which refuses two
+    # write transactions at once instead of waiting: the server's record of the
+    # dropped socket is held until the rotation has written its outcome. (On
+    # PostgreSQL the two simply run in either order.)
+    action_done = threading.Event()
+    disconnected = services.charger_disconnected
+
+    def charger_disconnected_after_the_action(**kwargs: Any) -> None:
+        action_done.wait(30)
+        disconnected(**kwargs)
+
+    monkeypatch.setattr(services, "charger_disconnected", charger_disconnected_after_the_action)
+
+    async def scenario() -> tuple[str, list[Any]]:
+        url = ocpp_server.url("ROT-DROP")
+        async with connect(url, subprotocol, basic_auth("ROT-DROP", OLD)) as ws:
+            assert await asyncio.to_thread(wait_for, lambda: _is_online("ROT-DROP"))
+            action = asyncio.create_task(browser.action("rotate_ocpp_password", [charger]))
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            # Applied on the charger; the answer never leaves: the socket drops.
+            await ws.close()
+        try:
+            _, page = await asyncio.wait_for(action, 30)
+        finally:
+            action_done.set()
+        assert await asyncio.to_thread(wait_for, lambda: not _is_online("ROT-DROP"))
+        return page, frame
+
+    page, frame = run(scenario())
+
+    if version == "1.6":
+        new = sent_password(version, [(frame[2], frame[3])])
+    else:
+        # The raw frame spells the 2.0.1 fields in camelCase.
+        assert frame[2] == "SetVariables"
+        [item] = frame[3]["setVariableData"]
+        assert item["variable"] == {"name": "BasicAuthPassword"}
+        new = item["attributeValue"]
+    level, text = message_for(page, "ROT-DROP")
+    assert level == "error"
+    assert text.startswith("ROT-DROP: no answer, the password change is pending")
+    assert CommandLog.objects.get().outcome == "timeout"
+    charger.refresh_from_db()
+    assert charger.password_hash == old_hash
+    assert credentials.check_password(new, charger.pending_password_hash)
+    status, change_page = browser.get(f"/admin/chargers/charger/{charger.pk}/change/")
+    assert status == 200
+    assert "password change pending since" in change_page
+
+    # The charger reconnects with the password it applied: admitted, and promoted.
+    assert _connects(ocpp_server, "ROT-DROP", new)
+    charger.refresh_from_db()
+    assert credentials.check_password(new, charger.password_hash)
+    assert (charger.pending_password_hash, charger.pending_password_set_at) == ("", None)
+    assert not _connects(ocpp_server, "ROT-DROP", OLD)
+    assert _connects(ocpp_server, "ROT-DROP", new)
+    status, change_page = browser.get(f"/admin/chargers/charger/{charger.pk}/change/")
+    assert "password change pending since" not in change_page
+    _assert_nowhere(new, page + change_page, caplog)
 
 
 def test_rotation_from_the_chargers_command_page(browser, secured, ocpp_server):

@@ -7,23 +7,32 @@ import enum
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apps.chargers import commands, credentials
-from apps.chargers.exceptions import ChargerAlreadyExists, ChargerError
+from apps.chargers.exceptions import (
+    ChargerAlreadyExists,
+    ChargerError,
+    ChargerOffline,
+    CommandInvalid,
+    CommandRejected,
+)
 from apps.chargers.models import (
     Charger,
     ChargerEvent,
     charge_point_id_validator,
 )
-from apps.sites.exceptions import DomainError
+from apps.sites.exceptions import DomainError, Forbidden, NotFound
 from apps.sites.models import Property, Zone
 from apps.sites.selectors import row_for_write
+from apps.sites.tenancy import MANAGE_ROLES
 
 if TYPE_CHECKING:
     from apps.sites.tenancy import AnyUser
@@ -34,6 +43,12 @@ log = logging.getLogger(__name__)
 # What an onboarded charger may draw until its manager says more: the lowest
 # common AC rating (32 A single phase), so load management errs on the safe side.
 ONBOARDING_MAX_POWER_W = 7_400
+
+# How long a rotation's unconfirmed password stays acceptable while the charger
+# keeps logging in with its current one. A charger that applied the new password
+# uses it at its next connection; one still using the old password a day later
+# evidently did not apply it, and the spare password is dropped.
+PENDING_PASSWORD_GRACE = timedelta(hours=24)
 
 
 class ChargerNotAccepted(ChargerError):
@@ -96,9 +111,14 @@ def charger_create(
 
 def charger_set_password(*, charger: Charger, password: str | None) -> None:
     """Set (or, with None, remove) the charger's HTTP Basic auth password. The old
-    password stops working at once."""
+    password stops working at once, and so does a rotation's unconfirmed one: the
+    manager has set the password on the charger by hand."""
     charger.password_hash = credentials.hash_password(password) if password else ""
-    charger.save(update_fields=["password_hash"])
+    charger.pending_password_hash = ""
+    charger.pending_password_set_at = None
+    charger.save(
+        update_fields=["password_hash", "pending_password_hash", "pending_password_set_at"]
+    )
 
 
 def charger_register(
@@ -171,13 +191,73 @@ def charger_admit(
 
 
 def _credentials_ok(charger: Charger, username: str | None, password: str | None) -> bool:
+    """Whether the charger's Basic-auth credentials are good. Runs inside
+    `charger_admit`'s transaction: a login with a rotation's pending password
+    promotes it there, so that from then on the old one is refused."""
     # The Basic-auth username must be the charge point id itself (OCPP security
     # profiles 1 and 2); a charger without a stored password needs none.
     if username is not None and username != charger.charge_point_id:
         return False
-    if not charger.password_hash:
-        return True
-    return password is not None and credentials.check_password(password, charger.password_hash)
+    if (
+        password is not None
+        and charger.pending_password_hash
+        and credentials.check_password(password, charger.pending_password_hash)
+    ):
+        return _pending_password_promote(charger)
+    if charger.password_hash and (
+        password is None or not credentials.check_password(password, charger.password_hash)
+    ):
+        return False
+    # The current password (or none, when the charger has none yet).
+    _pending_password_expire(charger)
+    return True
+
+
+def _pending_password_promote(charger: Charger) -> bool:
+    """The charger logged in with the password of a rotation whose answer was lost:
+    it did apply it. Compare-and-set on the pending hash, so that a parallel login
+    or rotation cannot promote a hash other than the one just checked."""
+    pending = charger.pending_password_hash
+    promoted = Charger.objects.filter(pk=charger.pk, pending_password_hash=pending).update(
+        password_hash=pending, pending_password_hash="", pending_password_set_at=None
+    )
+    if not promoted:
+        # Promoted or cleared meanwhile: only a hash still stored may admit.
+        current = Charger.objects.values_list("password_hash", flat=True).get(pk=charger.pk)
+        if current != pending:
+            return False
+    charger.password_hash = pending
+    charger.pending_password_hash = ""
+    charger.pending_password_set_at = None
+    ChargerEvent.objects.create(
+        charger=charger,
+        kind=ChargerEvent.Kind.CONNECTION,
+        summary="Logged in with the new OCPP password of an unconfirmed rotation: "
+        "it is now the password, the old one is refused",
+    )
+    log.info("%s: unconfirmed OCPP password rotation completed at login", charger)
+    return True
+
+
+def _pending_password_expire(charger: Charger) -> None:
+    """A login with the current password: a pending one past its grace period was
+    evidently not applied by the charger, and is dropped."""
+    set_at = charger.pending_password_set_at
+    if not charger.pending_password_hash or set_at is None:
+        return
+    if timezone.now() - set_at < PENDING_PASSWORD_GRACE:
+        return
+    Charger.objects.filter(
+        pk=charger.pk, pending_password_hash=charger.pending_password_hash
+    ).update(pending_password_hash="", pending_password_set_at=None)
+    charger.pending_password_hash = ""
+    charger.pending_password_set_at = None
+    ChargerEvent.objects.create(
+        charger=charger,
+        kind=ChargerEvent.Kind.CONNECTION,
+        summary="Logged in with the current OCPP password a day after an unconfirmed "
+        "rotation: the unconfirmed password is dropped",
+    )
 
 
 def _admit_unknown(
@@ -228,6 +308,11 @@ def require_accepted(charger: Charger) -> None:
 # --- OCPP password rotation (OCA TC_073_CSMS, TC_A_09_CSMS, TC_A_10_CSMS) ------------
 
 
+class PasswordChangePending(ChargerError):
+    """An earlier rotation's answer was lost: the charger may be using either
+    password until it next logs in, so a new rotation must wait."""
+
+
 @dataclass(frozen=True)
 class PasswordRotation:
     """How a rotation went: `rotated` when the charger accepted the new password and
@@ -243,27 +328,57 @@ class PasswordRotation:
 async def charger_password_rotate(
     *, charger: Charger | str, issued_by: AnyUser | None = None, source: str
 ) -> PasswordRotation:
-    """Give the charger a new random OCPP password. It is sent first; its hash is
-    stored only if the charger answers Accepted, and from then on the old one is
-    refused. Any other answer (RebootRequired included: the charger would switch at
-    some later reboot we cannot see) leaves the old password in force. The new
-    password is never logged nor returned.
+    """Give the charger a new random OCPP password. Its hash is stored as pending
+    first, then the password is sent. Accepted: it becomes the password and the old
+    one is refused from then on. Any other answer (RebootRequired included: the
+    charger would switch at some later reboot we cannot see) or a failure before
+    the charger could have it drops the pending hash; the old password stays. No
+    answer (a timeout, a socket dropped mid-call, a caller gone, anything
+    unforeseen): the charger may have applied it, so the pending hash is kept
+    and admission accepts either password until the charger uses one (see
+    `_credentials_ok`). The new password
+    is never logged nor returned.
 
-    Raises what `commands.charger_password_send` raises: NotFound, Forbidden,
-    ChargerOffline, ChargerNoAnswer, CommandRejected — the old password stays."""
+    Raises PasswordChangePending while an earlier rotation is unconfirmed, and what
+    `commands.charger_password_send` raises: NotFound, Forbidden, ChargerOffline,
+    ChargerNoAnswer, CommandRejected, CommandInvalid."""
     password = credentials.generate_password()
-    result = await commands.charger_password_send(
-        charger=charger, password=password, issued_by=issued_by, source=source
+    pending_hash = credentials.hash_password(password)
+    charge_point_id = await database_sync_to_async(_pending_password_store)(
+        charger=charger, issued_by=issued_by, pending_hash=pending_hash
     )
-    rotated = result.status == "Accepted"
-    if rotated:
-        # Shielded: once the charger has the new password, a caller that goes away
-        # must not leave the old hash stored.
+    try:
+        result = await commands.charger_password_send(
+            charger=charge_point_id, password=password, issued_by=issued_by, source=source
+        )
+    except (ChargerOffline, CommandInvalid, CommandRejected):
+        # Not sent, or refused with a CALLERROR: the charger keeps the old password.
         await asyncio.shield(
-            database_sync_to_async(_charger_password_store)(
-                charge_point_id=result.charge_point_id, password=password
+            database_sync_to_async(_pending_password_settle)(
+                charge_point_id=charge_point_id, pending_hash=pending_hash, accepted=False
             )
         )
+        raise
+    except BaseException:
+        # No answer (ChargerNoAnswer: a timeout, a socket dropped mid-call), the
+        # caller gone, or anything unforeseen: the charger may have applied the
+        # new password. Keeping a pending hash too many costs nothing; dropping
+        # one the charger uses locks it out.
+        log.warning(
+            "%s: OCPP password rotation unconfirmed (no answer): the charger may use "
+            "the old or the new password until it next logs in",
+            charge_point_id,
+        )
+        raise
+    rotated = result.status == "Accepted"
+    # Shielded: once the charger has the new password, a caller that goes away
+    # must not leave the old hash alone in force.
+    await asyncio.shield(
+        database_sync_to_async(_pending_password_settle)(
+            charge_point_id=charge_point_id, pending_hash=pending_hash, accepted=rotated
+        )
+    )
+    if rotated:
         log.info(
             "%s: OCPP password rotated (command %s)", result.charge_point_id, result.command_id
         )
@@ -292,9 +407,54 @@ def charger_password_rotate_sync(
 
 
 @transaction.atomic
-def _charger_password_store(*, charge_point_id: str, password: str) -> None:
-    charger = Charger.objects.select_for_update().get(charge_point_id=charge_point_id)
-    charger_set_password(charger=charger, password=password)
+def _pending_password_store(
+    *, charger: Charger | str, issued_by: AnyUser | None, pending_hash: str
+) -> str:
+    """Check `issued_by`'s rights (as the command will) and store the rotation's
+    hash as pending, before anything is sent; returns the charge point id. The row
+    lock makes a parallel rotation of the same charger see this one's pending hash."""
+    charge_point_id = charger if isinstance(charger, str) else charger.charge_point_id
+    visible = Charger.objects.all() if issued_by is None else Charger.objects.visible_to(issued_by)
+    pk = visible.filter(charge_point_id=charge_point_id).values_list("pk", flat=True).first()
+    if pk is None:
+        raise NotFound(f"No charger with charge point id {charge_point_id!r}.")
+    if (
+        issued_by is not None
+        and not Charger.objects.editable_by(issued_by, MANAGE_ROLES).filter(pk=pk).exists()
+    ):
+        raise Forbidden(
+            "Your role in the charger's organization does not allow commands "
+            f"(it takes one of: {', '.join(sorted(MANAGE_ROLES))})."
+        )
+    row = Charger.objects.select_for_update().get(pk=pk)
+    if row.pending_password_hash:
+        # A second pending password would have to replace the first, which the
+        # charger may be using: refuse rather than risk locking it out.
+        since = timezone.localtime(row.pending_password_set_at).strftime("%Y-%m-%d %H:%M %Z")
+        raise PasswordChangePending(
+            f"Charger {charge_point_id} has an unconfirmed OCPP password change since "
+            f"{since}: it may use the old or the new password until it next logs in. "
+            "Rotate again after it has reconnected, or set a password by hand."
+        )
+    row.pending_password_hash = pending_hash
+    row.pending_password_set_at = timezone.now()
+    row.save(update_fields=["pending_password_hash", "pending_password_set_at"])
+    return charge_point_id
+
+
+@transaction.atomic
+def _pending_password_settle(*, charge_point_id: str, pending_hash: str, accepted: bool) -> None:
+    """The charger answered: accepted, the pending hash becomes the password;
+    otherwise it is dropped. Only this rotation's own hash: a login may have
+    promoted it meanwhile, or a manager set a password by hand."""
+    row = Charger.objects.select_for_update().get(charge_point_id=charge_point_id)
+    if row.pending_password_hash != pending_hash:
+        return
+    if accepted:
+        row.password_hash = pending_hash
+    row.pending_password_hash = ""
+    row.pending_password_set_at = None
+    row.save(update_fields=["password_hash", "pending_password_hash", "pending_password_set_at"])
 
 
 def charger_password_rotate_many_sync(
