@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Callable
@@ -42,6 +43,7 @@ from ocpp.v16 import call_result as result16
 from ocpp.v201 import ChargePoint as Cp201
 from ocpp.v201 import call_result as result201
 
+from apps.chargers import services
 from apps.chargers.models import Charger, CommandLog
 from apps.sites.services import api_token_create
 from tests import factories
@@ -844,12 +846,25 @@ def test_e2e_command_to_a_charger_that_never_answers_is_504(
 
 
 def test_e2e_answer_of_a_charger_that_disconnects_at_once_still_arrives(
-    api, make_charger, ocpp_server
+    api, make_charger, ocpp_server, monkeypatch
 ):
     """A charger answers Reset and reboots straight away. Its socket closes while the
     answer travels to the caller (a Redis round trip in production), and the caller
     still gets it rather than a 504 thirty seconds later. (TC_014_CSMS)"""
     make_charger("REBOOT-1", "1.6")
+    answered = threading.Event()
+    if connection.vendor == "sqlite":
+        # The in-memory test database refuses two write transactions at once
+        # instead of waiting: hold the server's record of the closed socket until
+        # the API has logged the answer. The consumer cancels its command tasks
+        # before that write, so the race this test is about is untouched.
+        disconnected = services.charger_disconnected
+
+        def charger_disconnected_after_the_answer(**kwargs: Any) -> Any:
+            answered.wait(30)
+            return disconnected(**kwargs)
+
+        monkeypatch.setattr(services, "charger_disconnected", charger_disconnected_after_the_answer)
 
     async def scenario() -> tuple[int, Any]:
         async with connect(ocpp_server.url("REBOOT-1")) as ws:
@@ -857,7 +872,10 @@ def test_e2e_answer_of_a_charger_that_disconnects_at_once_still_arrives(
             request = asyncio.create_task(api.command("REBOOT-1", "reset", {"type": "soft"}))
             frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
             await ws.send(json.dumps([3, frame[1], {"status": "Accepted"}]))
-        return await asyncio.wait_for(request, 20)
+        try:
+            return await asyncio.wait_for(request, 20)
+        finally:
+            answered.set()
 
     status, answer = run(scenario())
 
