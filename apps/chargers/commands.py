@@ -417,11 +417,12 @@ async def charger_password_send(
     """Send a new HTTP Basic auth password to the charger (1.6 ChangeConfiguration
     AuthorizationKey, 2.0.1 SetVariables SecurityCtrlr.BasicAuthPassword) and
     return its answer. Stores nothing: `apps.chargers.services.charger_password_rotate`
-    does, once the charger accepted. The command log keeps the key and "***".
+    keeps the new hash pending while it asks, makes it the password when the charger
+    accepts, and leaves it pending when no answer comes (the charger's next login
+    with it promotes it). The command log keeps the key and "***".
 
     Waits the full `command_timeout()`, longer than the consumer's own call
-    timeout: a caller that gave up earlier could miss a late "Accepted" and keep
-    the old hash while the charger uses the new password."""
+    timeout, so that a late "Accepted" is not taken for no answer."""
     try:
         credentials.validate_password(password)
     except credentials.PasswordPolicyError as exc:
