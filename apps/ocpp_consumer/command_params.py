@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def _fold(value: str) -> str:
@@ -39,6 +41,13 @@ class Params:
 
     def _error(self, key: str, message: str) -> ValueError:
         return ValueError(f"{self.command}: {self._name(key)} {message}")
+
+    def require(self, key: str, value: T | None) -> T:
+        """`value`, or the "is required" error for `key`. Narrows what a reader
+        called with required=True (or a default) returned to its type."""
+        if value is None:
+            raise self._error(key, "is required.")
+        return value
 
     def has(self, key: str) -> bool:
         self._read.add(key)
@@ -79,9 +88,7 @@ class Params:
     def required_integer(
         self, key: str, *, minimum: int | None = None, maximum: int | None = None
     ) -> int:
-        value = self.integer(key, required=True, minimum=minimum, maximum=maximum)
-        assert value is not None  # noqa: S101 (required=True raised otherwise; for mypy)
-        return value
+        return self.require(key, self.integer(key, required=True, minimum=minimum, maximum=maximum))
 
     def number(self, key: str, *, required: bool = False, minimum: float = 0) -> float | None:
         value = self.raw(key)
@@ -94,6 +101,9 @@ class Params:
         if value < minimum:
             raise self._error(key, f"must be at least {minimum}.")
         return float(value)
+
+    def required_number(self, key: str, *, minimum: float = 0) -> float:
+        return self.require(key, self.number(key, required=True, minimum=minimum))
 
     def text(
         self,
@@ -115,9 +125,7 @@ class Params:
         return value
 
     def required_text(self, key: str, *, max_length: int | None = None) -> str:
-        value = self.text(key, required=True, max_length=max_length)
-        assert value is not None  # noqa: S101 (required=True raised otherwise; for mypy)
-        return value
+        return self.require(key, self.text(key, required=True, max_length=max_length))
 
     def boolean(self, key: str, *, default: bool | None = None) -> bool:
         value = self.raw(key)
@@ -152,9 +160,7 @@ class Params:
         return folded[_fold(value)]
 
     def required_choice(self, key: str, choices: Mapping[str, str]) -> str:
-        value = self.choice(key, choices, required=True)
-        assert value is not None  # noqa: S101 (required=True raised otherwise; for mypy)
-        return value
+        return self.require(key, self.choice(key, choices, required=True))
 
     def timestamp(self, key: str, *, required: bool = False) -> str | None:
         """An ISO 8601 date and time with a time zone, as OCPP wants it (UTC, "Z")."""
@@ -195,6 +201,9 @@ class Params:
         if not isinstance(value, Mapping):
             raise self._error(key, "must be an object.")
         return Params(self.command, value, prefix=f"{self._name(key)}.")
+
+    def required_nested(self, key: str) -> Params:
+        return self.require(key, self.nested(key, required=True))
 
     def nested_list(self, key: str, *, required: bool = False) -> list[Params]:
         value = self.raw(key)

@@ -301,8 +301,11 @@ async def _charging_profile(
     "min_charging_rate"?}}"""
     profile_id = params.required_integer("id", minimum=0)
     stack_level = params.integer("stack_level", default=0, minimum=0)
-    purpose = params.choice(
-        "purpose", PROFILE_PURPOSES, default=default_purpose, required=default_purpose is None
+    purpose = params.require(
+        "purpose",
+        params.choice(
+            "purpose", PROFILE_PURPOSES, default=default_purpose, required=default_purpose is None
+        ),
     )
     kind = params.choice("kind", PROFILE_KINDS, default="Absolute")
     recurrency = params.choice("recurrency_kind", RECURRENCY_KINDS)
@@ -315,13 +318,11 @@ async def _charging_profile(
     if transaction_id is not None and purpose != "tx":
         raise ValueError(f"{params.command}: only a 'tx' profile names a session.")
 
-    schedule = params.nested("schedule", required=True)
-    assert schedule is not None  # noqa: S101 (required=True raised otherwise; for mypy)
+    schedule = params.required_nested("schedule")
     rate_unit = schedule.required_choice("rate_unit", RATE_UNITS)
     periods = []
     for period in schedule.nested_list("periods", required=True):
-        limit = period.number("limit", required=True)
-        assert limit is not None  # noqa: S101 (required=True raised otherwise; for mypy)
+        limit = period.required_number("limit")
         periods.append(
             {
                 "start_period": period.required_integer("start_period", minimum=0),
@@ -354,7 +355,6 @@ async def _charging_profile(
         "valid_from": valid_from,
         "valid_to": valid_to,
     }
-    assert purpose is not None  # noqa: S101 (required=True raised otherwise; for mypy)
     if ctx.v16:
         if transaction_id is not None and not transaction_id.isdigit():
             raise ValueError(f"{params.command}: the session has no 1.6 transaction id.")
@@ -693,8 +693,7 @@ async def _cancel_reservation(ctx: _Context, p: Params) -> Translation:
 
 async def _set_charging_profile(ctx: _Context, p: Params) -> Translation:
     connector_id = p.integer("connector_id", default=0, minimum=0)
-    profile_params = p.nested("profile", required=True)
-    assert profile_params is not None  # noqa: S101 (required=True raised otherwise; for mypy)
+    profile_params = p.required_nested("profile")
     profile = await _charging_profile(ctx, profile_params)
     profile_params.finish()
     if ctx.v16:
