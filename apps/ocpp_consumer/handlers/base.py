@@ -27,9 +27,10 @@ from ocpp.charge_point import (
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, CallResult, MessageType
 
+from apps.chargers import services
 from apps.chargers.models import Charger
 from apps.chargers.services import ChargerNotAccepted
-from apps.ocpp_consumer import frames
+from apps.ocpp_consumer import frames, mappers
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,16 @@ class HandlerBase:
     @property
     def version(self) -> str:
         return self._ocpp_version
+
+    async def _event(self, kind: str, summary: str, reported_at: str | None = None) -> None:
+        """Keep a report (firmware, diagnostics, security, data) as the charger sent it."""
+        await domain(services.charger_event_record)(
+            charger=self.charger,
+            kind=kind,
+            summary=summary,
+            payload=self.raw_payload,
+            reported_at=mappers.parse_timestamp(reported_at) if reported_at else None,
+        )
 
     async def _send(self, message: str) -> None:  # the package's send hook
         await self._connection.send(message)  # type: ignore[attr-defined]

@@ -153,15 +153,6 @@ class Handler16(HandlerBase, ChargePoint):
         )
         return call_result.DataTransfer(status=mappers.DATA_TRANSFER_STATUS[status])
 
-    async def _event(self, kind: str, summary: str, reported_at: str | None = None) -> None:
-        await domain(services.charger_event_record)(
-            charger=self.charger,
-            kind=kind,
-            summary=summary,
-            payload=self.raw_payload,
-            reported_at=mappers.parse_timestamp(reported_at) if reported_at else None,
-        )
-
     @on(Action.firmware_status_notification)
     async def on_firmware_status_notification(
         self, status: str, **_: Any
