@@ -226,9 +226,9 @@ class IdToken(models.Model):
 
     def clean(self) -> None:
         super().clean()
-        if self.group_id is None:
-            return
         group = self.group
+        if group is None:
+            return
         if group.organization_id != self.organization_id:
             raise ValidationError({"group": "The group's token belongs to another organization."})
         if self.pk is not None and group.pk == self.pk:
@@ -247,7 +247,7 @@ class IdToken(models.Model):
         """The group id chargers see: the head's UID, for the head too (so a head
         and its members match). Empty when the token is in no group. A head is
         recognised by having members, which costs a query unless annotated."""
-        if self.group_id is not None:
+        if self.group is not None:
             return self.group.uid
         has_members = getattr(self, "has_members", None)
         if has_members is None:
