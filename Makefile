@@ -10,7 +10,7 @@ PORT ?= 8000
 SIMULATE ?= 3
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test install install-dev lint format migrate seed lock release worker beat serve clean
+.PHONY: run test install install-dev browser lint format migrate seed lock release worker beat serve clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,18 @@ $(VENV)/.installed-dev: pyproject.toml requirements/constraints.txt | $(PY)
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+
+# The browser tests drive Debian's chromium through Playwright (no browser download).
+# Installed here when missing; where apt-get is unavailable the browser tests skip
+# with that reason, except under CI, where they fail instead.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v $(CHROMIUM) >/dev/null || { \
+		echo "Installing Debian's chromium for the browser tests."; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+		|| echo "make: could not install chromium: the browser tests will say so."; }
 
 ## run: embedded mode (SQLite, in-memory channel layer, no broker) with demo data:
 ## daphne plus the periodic jobs in one process, and SIMULATE simulated demo chargers
@@ -41,7 +53,7 @@ seed: install
 	$(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT)
 
 ## test: the whole suite (SQLite unless DATABASE_URL is set; Redis tests need REDIS_URL)
-test: install-dev
+test: install-dev browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test

@@ -22,6 +22,7 @@ from apps.access.api import router as access_router
 from apps.chargers.api import router as chargers_router
 from apps.chargers.credentials import PasswordPolicyError
 from apps.chargers.exceptions import ChargerNoAnswer, ChargerOffline, CommandRejected
+from apps.monitoring.api import router as monitoring_router
 from apps.sites.api import router as sites_router
 from apps.sites.exceptions import AlreadyExists, DomainError, Forbidden, InvalidReference, NotFound
 from apps.sites.models import ApiToken
@@ -81,6 +82,7 @@ api = PlugboardAPI(
 api.add_router("/", sites_router)
 api.add_router("/", chargers_router)
 api.add_router("/", access_router)
+api.add_router("/", monitoring_router)
 
 
 # --- errors ---------------------------------------------------------------------

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from config.api import api, not_found_view
@@ -12,6 +12,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("", include("apps.monitoring.urls")),
     # Anything else under /api/ gets the API's JSON 404, not an HTML page.
     re_path(r"^api/(?P<rest>.*)$", not_found_view),
 ]

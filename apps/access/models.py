@@ -44,6 +44,12 @@ class Person(models.Model):
         related_name="person",
     )
     is_active = models.BooleanField(default=True)
+    notify_session_email = models.BooleanField(
+        "email me about my sessions",
+        default=False,
+        help_text="Email this person when their session ends or is suspended "
+        '("move your car"). They opt in; off by default.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantQuerySet.as_manager()

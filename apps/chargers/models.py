@@ -423,3 +423,43 @@ class CommandLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.command} → {self.charger_id} ({self.get_outcome_display()})"
+
+
+class OcppMessage(models.Model):
+    """The raw OCPP message log of a charger, both directions, for support and
+    debugging. Written in batches off the protocol path (a charger's data is stored
+    by the domain services before it is acknowledged; this log is a copy for people),
+    kept for OCPP_MESSAGE_LOG_DAYS."""
+
+    class Direction(models.TextChoices):
+        IN = "in", "Charger → Plugboard"
+        OUT = "out", "Plugboard → charger"
+
+    class MessageType(models.IntegerChoices):
+        CALL = 2, "Call"
+        RESULT = 3, "Result"
+        ERROR = 4, "Error"
+
+    id = models.BigAutoField(primary_key=True)
+    charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="ocpp_messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    message_type = models.PositiveSmallIntegerField(choices=MessageType.choices, null=True)
+    action = models.CharField(
+        max_length=48, blank=True, help_text="The action; for answers, the action of the call."
+    )
+    message_id = models.CharField(max_length=64, blank=True)
+    frame = models.TextField(help_text="The frame as sent or received (truncated past 64 KiB).")
+    at = models.DateTimeField()
+
+    objects = TenantQuerySet.as_manager()
+    tenant_path: ClassVar[str] = "charger__zone__property__organization"
+
+    class Meta:
+        verbose_name = "OCPP message"
+        indexes = [
+            models.Index(fields=["charger", "-at"], name="chargers_ocppmsg_charger_time"),
+            models.Index(fields=["at"], name="chargers_ocppmsg_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.charger_id} {self.direction} {self.action or self.message_type}"

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "apps.scheduling",
     "apps.energy",
     "apps.ocpp_consumer",
+    "apps.monitoring",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,5 @@
+"""alerts API."""
+
+from ninja import Router
+
+router = Router(tags=["alerts"])

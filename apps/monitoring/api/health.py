@@ -1,0 +1,5 @@
+"""health API."""
+
+from ninja import Router
+
+router = Router(tags=["health"])

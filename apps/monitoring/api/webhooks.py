@@ -1,0 +1,5 @@
+"""webhooks API."""
+
+from ninja import Router
+
+router = Router(tags=["webhooks"])

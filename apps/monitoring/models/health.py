@@ -1,0 +1,1 @@
+"""health models (see apps/monitoring/models/__init__.py)."""

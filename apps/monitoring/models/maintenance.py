@@ -1,0 +1,1 @@
+"""maintenance models (see apps/monitoring/models/__init__.py)."""

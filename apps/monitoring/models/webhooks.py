@@ -1,0 +1,1 @@
+"""webhooks models (see apps/monitoring/models/__init__.py)."""

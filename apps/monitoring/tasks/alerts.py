@@ -1,0 +1,1 @@
+"""alerts periodic and background tasks."""

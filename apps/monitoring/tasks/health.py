@@ -1,0 +1,1 @@
+"""health periodic and background tasks."""

@@ -1,0 +1,1 @@
+"""webhooks periodic and background tasks."""

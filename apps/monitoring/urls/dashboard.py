@@ -1,0 +1,5 @@
+"""dashboard pages."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,5 @@
+"""reports pages."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
