@@ -311,6 +311,57 @@ def test_run_embedded_serves_http_and_ocpp_then_stops_cleanly_on_sigterm(tmp_pat
     assert not any(online(database).values())
 
 
+def simulator_pids(parent_pid: int) -> list[int]:
+    """Processes running simulate_chargers on behalf of `parent_pid` (from /proc)."""
+    wanted = b"simulate_chargers\0--url"
+    parent = f"--parent-pid\0{parent_pid}\0".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if wanted in cmdline and parent in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads processes from Linux's /proc")
+def test_run_embedded_killed_with_sigkill_leaves_no_simulator_behind(tmp_path):
+    database = tmp_path / "embedded.sqlite3"
+    env = embedded_env(database)
+    port = free_port()
+    manage("migrate", "--noinput", env=env)
+    manage("seed_demo", "--base-url", f"http://127.0.0.1:{port}", env=env)
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(  # noqa: S603 (our own manage.py, fixed arguments)
+        [sys.executable, "manage.py", "run_embedded", "--port", str(port), "--simulate", "1"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert wait_until(lambda: simulator_pids(server.pid)), log_text(log)
+        (child,) = simulator_pids(server.pid)
+    finally:
+        # SIGKILL: the server runs none of its cleanup.
+        server.kill()
+        server.wait()
+
+    # The orphaned simulator notices within a second or two and stops by itself.
+    assert wait_until(lambda: not Path(f"/proc/{child}").exists() or _is_zombie(child))
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def test_run_embedded_says_so_when_the_port_is_taken(tmp_path):
     database = tmp_path / "embedded.sqlite3"
     env = embedded_env(database)

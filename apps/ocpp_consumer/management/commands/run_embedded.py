@@ -214,6 +214,8 @@ class Command(BaseCommand):
                 url,
                 "--ocpp",
                 ocpp,
+                "--parent-pid",
+                str(os.getpid()),
                 "--ids",
                 *ids,
             ],

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import threading
+import time
 import zlib
 from typing import Any
 
@@ -114,6 +118,12 @@ class Command(BaseCommand):
             help="Simulated seconds between one vehicle leaving and the next arriving.",
         )
         parser.add_argument(
+            "--parent-pid",
+            type=int,
+            help="Stop when this process ends (run_embedded passes its own pid, so a "
+            "killed server never leaves its simulator behind).",
+        )
+        parser.add_argument(
             "--no-auto",
             action="store_true",
             help="No vehicles arrive by themselves: charge only on remote start.",
@@ -149,6 +159,8 @@ class Command(BaseCommand):
                 f"{spec.max_power_w / 1000:g} kW, tags {tags}"
             )
         stations = build_stations(specs, options, seed=o["seed"])
+        if o["parent_pid"]:
+            _stop_when_orphaned(o["parent_pid"])
         asyncio.run(run_stations(stations, duration_s=o["duration"]))
         sessions = sum(s.stats["sessions"] for s in stations)
         errors = sum(s.stats["call_errors"] for s in stations)
@@ -158,3 +170,17 @@ class Command(BaseCommand):
                 f"{errors} CALLERROR(s) from the server."
             )
         )
+
+
+def _stop_when_orphaned(parent_pid: int, interval_s: float = 1.0) -> None:
+    """SIGTERM ourselves (the clean stop) once `parent_pid` is no longer our parent.
+    A parent killed with SIGKILL runs no cleanup, and the simulator lives in its own
+    session, so nothing else would ever stop it; Linux re-parents an orphan, which
+    is what this watches for."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval_s)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
