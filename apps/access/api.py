@@ -8,7 +8,7 @@ from ninja.responses import Status
 
 from apps.access import selectors, services
 from apps.access.models import IdToken
-from apps.access.schemas import IdTokenCreateIn, IdTokenOut
+from apps.access.schemas import IdTokenCreateIn, IdTokenOut, IdTokenUpdateIn
 from apps.sites.schemas import PageIn, error_responses
 
 router = Router(tags=["access"])
@@ -41,3 +41,16 @@ def id_token_issue(request: HttpRequest, payload: IdTokenCreateIn) -> Status[IdT
         expires_at=payload.expires_at,
     )
     return Status(201, token)
+
+
+@router.patch(
+    "/id-tokens/{token_id}", response={200: IdTokenOut, **error_responses(401, 403, 404, 409, 422)}
+)
+def id_token_update(request: HttpRequest, token_id: int, payload: IdTokenUpdateIn) -> IdToken:
+    """Change a token: block it, set its expiry or label, give it to a person, put it
+    in a group or make it head the master pass group. Only the fields sent change."""
+    changes = payload.model_dump(exclude_unset=True)
+    for field in ("status", "label", "is_master_pass_group"):
+        if field in changes and changes[field] is None:
+            changes.pop(field)  # these cannot be cleared: null means "unchanged"
+    return services.id_token_update(actor=request.user, token_id=token_id, changes=changes)

@@ -35,6 +35,8 @@ class IdTokenOut(Schema):
     label: str
     organization: RefOut
     person: PersonRefOut | None
+    group_id: int | None = Field(description="The head token of this token's group, if any.")
+    is_master_pass_group: bool
     created_at: datetime
 
 
@@ -55,3 +57,17 @@ class IdTokenCreateIn(Schema):
     status: IdToken.Status = IdToken.Status.ACTIVE
     kind: IdToken.Kind = IdToken.Kind.RFID
     expires_at: UtcDatetime | None = Field(None, description="With a time zone offset.")
+
+
+class IdTokenUpdateIn(Schema):
+    """Only the fields sent are changed; send null to clear person_id, group_id or
+    expires_at."""
+
+    status: IdToken.Status | None = None
+    expires_at: UtcDatetime | None = Field(None, description="With a time zone offset.")
+    label: str | None = Field(None, max_length=100)
+    person_id: int | None = None
+    group_id: int | None = Field(
+        None, description="The head token of the group to join (null: leave the group)."
+    )
+    is_master_pass_group: bool | None = None

@@ -6,7 +6,7 @@ import enum
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -14,7 +14,7 @@ from django.db.models import Exists, OuterRef
 
 from apps.access.exceptions import IdTokenAlreadyExists
 from apps.access.models import AccessPolicy, IdToken, Person
-from apps.sites.exceptions import Forbidden, InvalidReference
+from apps.sites.exceptions import AlreadyExists, Forbidden, InvalidReference, NotFound
 from apps.sites.models import Organization, Zone
 from apps.sites.selectors import row_for_write
 
@@ -275,6 +275,60 @@ def id_token_issue(
         kind=kind,
         expires_at=expires_at,
     )
+
+
+# What `id_token_update` may change; everything else about a token (its UID, its
+# organization) is fixed once issued.
+ID_TOKEN_UPDATABLE = frozenset(
+    {"status", "expires_at", "label", "person_id", "group_id", "is_master_pass_group"}
+)
+
+
+@transaction.atomic
+def id_token_update(*, actor: AnyUser, token_id: int, changes: dict[str, Any]) -> IdToken:
+    """`actor` changes a token of an organization they manage: block or unblock it,
+    set its expiry, give it to a person, put it in a group (or take it out with
+    `group_id=None`), make it the head of the master pass group.
+
+    A token the actor cannot see is NotFound; one they only see is Forbidden;
+    a person or group head of another organization is reported as missing."""
+    unknown = set(changes) - ID_TOKEN_UPDATABLE
+    if unknown:
+        raise ValueError(f"Not updatable: {', '.join(sorted(unknown))}.")
+    if not IdToken.objects.visible_to(actor).filter(pk=token_id).exists():
+        raise NotFound(f"No such id token: {token_id}.")
+    if not IdToken.objects.editable_by(actor).filter(pk=token_id).exists():
+        raise Forbidden("Your role in the token's organization does not allow changes.")
+    token = IdToken.objects.select_for_update().get(pk=token_id)
+    if changes.get("person_id") is not None:
+        person = Person.objects.filter(
+            pk=changes["person_id"], organization_id=token.organization_id
+        ).first()
+        if person is None:
+            raise InvalidReference(f"No such person: {changes['person_id']}.", field="person_id")
+    if changes.get("group_id") is not None:
+        head = IdToken.objects.filter(
+            pk=changes["group_id"], organization_id=token.organization_id
+        ).first()
+        if head is None:
+            raise InvalidReference(f"No such id token: {changes['group_id']}.", field="group_id")
+    for field, value in changes.items():
+        setattr(token, field, value)
+    # The model's clean() holds the group rules (flat groups, no self-membership,
+    # a master pass group is headed by a token with no group).
+    token.full_clean(exclude=["organization", "uid"], validate_unique=False)
+    try:
+        with transaction.atomic():
+            token.save(update_fields=[_column(field) for field in changes] or None)
+    except IntegrityError as exc:
+        raise AlreadyExists(
+            "The organization already has a master pass group: unset it there first."
+        ) from exc
+    return token
+
+
+def _column(field: str) -> str:
+    return field.removesuffix("_id") if field in ("person_id", "group_id") else field
 
 
 def _the_managed_organization(actor: AnyUser) -> Organization:

@@ -57,6 +57,8 @@ def test_id_token_list_returns_visible_tokens(client, manager_a, org_a, org_b):
             "label": "Card 17",
             "organization": {"id": org_a.pk, "name": "Org A"},
             "person": {"id": person.pk, "name": "Ada Byron"},
+            "group_id": None,
+            "is_master_pass_group": False,
             "created_at": response.json()[0]["created_at"],
         }
     ]
@@ -269,3 +271,124 @@ def test_id_token_issue_rejects_invalid_input(client, manager_a, changes, field)
     assert response.status_code == 422
     assert [error["field"] for error in response.json()["errors"]] == [field]
     assert not IdToken.objects.exists()
+
+
+# --- updates --------------------------------------------------------------------
+
+
+def update(client, user, token, **body):
+    return client.patch(
+        reverse("api:id_token_update", args=[token.pk]),
+        body,
+        content_type="application/json",
+        **bearer(user),
+    )
+
+
+def test_id_token_update_blocks_and_sets_expiry_leaving_the_rest(client, manager_a, org_a):
+    person = factories.PersonFactory(organization=org_a)
+    token = factories.IdTokenFactory(organization=org_a, uid="04C1", person=person, label="L")
+
+    response = update(
+        client, manager_a, token, status="blocked", expires_at="2027-03-01T12:00:00+01:00"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "blocked"
+    assert response.json()["expires_at"] == "2027-03-01T11:00:00Z"
+    token.refresh_from_db()
+    assert token.status == IdToken.Status.BLOCKED
+    assert token.expires_at == datetime(2027, 3, 1, 11, tzinfo=UTC)
+    assert token.person == person  # not sent, not changed
+    assert token.label == "L"
+
+
+def test_id_token_update_puts_a_token_in_a_group_and_takes_it_out(client, manager_a, org_a):
+    head = factories.IdTokenFactory(organization=org_a, uid="HOUSEHOLD")
+    member = factories.IdTokenFactory(organization=org_a, uid="04C2")
+
+    joined = update(client, manager_a, member, group_id=head.pk)
+    member.refresh_from_db()
+    assert joined.status_code == 200
+    assert joined.json()["group_id"] == head.pk
+    assert member.group == head
+    assert member.group_uid == "HOUSEHOLD"
+
+    left = update(client, manager_a, member, group_id=None)
+    member.refresh_from_db()
+    assert left.status_code == 200
+    assert member.group is None
+
+
+def test_id_token_update_makes_the_master_pass_group_once_per_organization(
+    client, manager_a, org_a
+):
+    first = factories.IdTokenFactory(organization=org_a, uid="MASTER-1")
+    second = factories.IdTokenFactory(organization=org_a, uid="MASTER-2")
+
+    made = update(client, manager_a, first, is_master_pass_group=True)
+    again = update(client, manager_a, second, is_master_pass_group=True)
+
+    assert made.status_code == 200
+    assert made.json()["is_master_pass_group"] is True
+    assert again.status_code == 409
+    assert "master pass group" in again.json()["detail"]
+    second.refresh_from_db()
+    assert second.is_master_pass_group is False
+
+
+def test_id_token_update_keeps_groups_flat(client, manager_a, org_a):
+    head = factories.IdTokenFactory(organization=org_a, uid="HEAD")
+    member = factories.IdTokenFactory(organization=org_a, uid="MEMBER", group=head)
+    other = factories.IdTokenFactory(organization=org_a, uid="OTHER")
+
+    into_member = update(client, manager_a, other, group_id=member.pk)
+    head_joins = update(client, manager_a, head, group_id=other.pk)
+    itself = update(client, manager_a, other, group_id=other.pk)
+
+    assert [r.status_code for r in (into_member, head_joins, itself)] == [422, 422, 422]
+    assert into_member.json()["errors"][0]["field"] == "group"
+    other.refresh_from_db()
+    head.refresh_from_db()
+    assert other.group is None and head.group is None
+
+
+def test_id_token_update_refuses_another_organizations_rows(client, manager_a, org_a, org_b):
+    theirs = factories.IdTokenFactory(organization=org_b, uid="THEIRS")
+    their_head = factories.IdTokenFactory(organization=org_b, uid="THEIR-HEAD")
+    their_person = factories.PersonFactory(organization=org_b)
+    ours = factories.IdTokenFactory(organization=org_a, uid="OURS")
+
+    their_token = update(client, manager_a, theirs, status="blocked")
+    their_group = update(client, manager_a, ours, group_id=their_head.pk)
+    their_owner = update(client, manager_a, ours, person_id=their_person.pk)
+
+    assert their_token.status_code == 404
+    assert their_group.status_code == 422
+    assert their_group.json()["errors"][0]["field"] == "group_id"
+    assert their_owner.status_code == 422
+    assert their_owner.json()["errors"][0]["field"] == "person_id"
+    theirs.refresh_from_db()
+    ours.refresh_from_db()
+    assert theirs.status == IdToken.Status.ACTIVE
+    assert ours.group is None and ours.person is None
+
+
+def test_id_token_update_is_forbidden_to_a_viewer(client, org_a):
+    viewer = factories.MembershipFactory(organization=org_a, role=Membership.Role.VIEWER).user
+    token = factories.IdTokenFactory(organization=org_a)
+
+    response = update(client, viewer, token, status="blocked")
+
+    assert response.status_code == 403
+    token.refresh_from_db()
+    assert token.status == IdToken.Status.ACTIVE
+
+
+def test_id_token_update_rejects_an_unknown_status(client, manager_a, org_a):
+    token = factories.IdTokenFactory(organization=org_a)
+
+    response = update(client, manager_a, token, status="lost")
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "status"
