@@ -928,15 +928,7 @@ async def _set_network_profile(ctx: _Context, p: Params) -> Translation:
             f"set-network-profile: security profile {security_profile} is TLS: "
             "ocpp_csms_url must start with wss://."
         )
-    if security_profile in (1, 2) and not await ctx.has_password():
-        # The station would log in with a password Plugboard cannot check: a
-        # charger without a password here is admitted without one.
-        raise ValueError(
-            f"set-network-profile: security profile {security_profile} authenticates "
-            "with HTTP Basic auth, and this charger has no OCPP password here: rotate "
-            'its password first (admin action "Rotate OCPP password").'
-        )
-    connection = {
+    connection: dict[str, Any] = {
         "ocpp_version": p.choice("ocpp_version", OCPP_VERSIONS_201, default="OCPP20"),
         "ocpp_transport": p.choice("ocpp_transport", OCPP_TRANSPORTS, default="JSON"),
         "ocpp_csms_url": url,
@@ -971,6 +963,14 @@ async def _set_network_profile(ctx: _Context, p: Params) -> Translation:
             "type": vpn.required_choice("type", VPN_TYPES),
         }
         vpn.finish()
+    if security_profile in (1, 2) and not await ctx.has_password():
+        # The station would log in with a password Plugboard cannot check: a
+        # charger without a password here is admitted without one.
+        raise ValueError(
+            f"set-network-profile: security profile {security_profile} authenticates "
+            "with HTTP Basic auth, and this charger has no OCPP password here: rotate "
+            'its password first (admin action "Rotate OCPP password").'
+        )
     request = ctx.calls.SetNetworkProfile(configuration_slot=slot, connection_data=connection)
     return request, lambda result: _status(result, configuration_slot=slot)
 
