@@ -169,7 +169,7 @@ async def test_16_refuses_the_201_only_commands(command, message):
     assert cp.requests == []
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_set_network_profile_log_masks_the_network_secrets():
     factories.ChargerFactory(charge_point_id="NP-LOG", ocpp_version="2.0.1")
     params = {
