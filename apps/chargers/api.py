@@ -19,6 +19,8 @@ from apps.chargers.schemas import (
     ChargerOut,
     CommandIn,
     CommandOut,
+    CustomerInformationOut,
+    MeterSampleOut,
     SessionDetailOut,
     SessionFilterIn,
     SessionOut,
@@ -93,6 +95,34 @@ def session_list(
 def session_get(request: HttpRequest, session_id: int) -> object:
     """One charging session, with why it stopped and whose token started it."""
     return selectors.session_get(user=request.user, session_id=session_id)
+
+
+@router.get(
+    "/sessions/{session_id}/meter-samples",
+    response={200: list[MeterSampleOut], **error_responses(401, 404, 422)},
+)
+def session_meter_samples(request: HttpRequest, session_id: int, page: Query[PageIn]) -> object:
+    """A session's meter readings in the order they were taken: energy register,
+    power, current, voltage, SoC, each with the meter's signature when the charger
+    signed it (OCPP signed meter values), for billing disputes and calibration-law
+    checks."""
+    return selectors.session_meter_samples(
+        user=request.user, session_id=session_id, offset=page.offset, limit=page.limit
+    )
+
+
+@router.get(
+    "/chargers/{charge_point_id}/customer-information/{request_id}",
+    response={200: CustomerInformationOut, **error_responses(401, 403, 404)},
+)
+def customer_information_get(request: HttpRequest, charge_point_id: str, request_id: int) -> object:
+    """What the charger reported about a customer for one `customer-information`
+    command (its `request_id`, which is its `command_id`): the
+    NotifyCustomerInformation parts in order, their data joined, and whether more is
+    to come. Personal data: for the roles that may command the charger."""
+    return selectors.customer_information_get(
+        user=request.user, charge_point_id=charge_point_id, request_id=request_id
+    )
 
 
 # --- remote commands ------------------------------------------------------------------

@@ -68,6 +68,8 @@ COMMAND_NAMES: tuple[str, ...] = (
     "get-diagnostics",
     "data-transfer",
     "get-transaction-status",
+    "set-network-profile",
+    "customer-information",
 )
 
 # Commands whose request carries an id that the charger repeats in what it reports
@@ -75,8 +77,26 @@ COMMAND_NAMES: tuple[str, ...] = (
 # notifications and reports, the reservation id). The command's log id is used, so
 # that those reports lead back to the command that caused them.
 _REQUEST_ID_COMMANDS = frozenset(
-    {"remote-start", "reserve-now", "get-configuration", "update-firmware", "get-diagnostics"}
+    {
+        "remote-start",
+        "reserve-now",
+        "get-configuration",
+        "update-firmware",
+        "get-diagnostics",
+        "customer-information",
+    }
 )
+
+# Secrets a command may carry, by command: (nested object, field). The command log
+# keeps PASSWORD_MASK in their place; the charger gets the real values.
+_SECRET_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "set-network-profile": (
+        ("apn", "apn_password"),
+        ("apn", "sim_pin"),
+        ("vpn", "password"),
+        ("vpn", "key"),
+    ),
+}
 
 # How the consumer names a failure -> (outcome, domain error).
 _FAILURES: dict[str, tuple[str, type[Exception]]] = {
@@ -129,7 +149,7 @@ async def command_send(
         charger=charger,
         command=command,
         params=params,
-        logged_params=None,
+        logged_params=_masked(command, params),
         issued_by=issued_by,
         source=source,
         timeout=timeout,
@@ -281,7 +301,28 @@ def charging_session_transaction_id(
     return session.ocpp_transaction_id
 
 
+def charger_has_password(*, charge_point_id: str) -> bool:
+    """Whether the charger must log in with HTTP Basic auth (a password hash is
+    stored): a network profile of security profile 1 or 2 needs one."""
+    return (
+        Charger.objects.filter(charge_point_id=charge_point_id).exclude(password_hash="").exists()
+    )
+
+
 # --- internals ------------------------------------------------------------------------
+
+
+def _masked(command: str, params: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`params` with the command's secrets masked for the log; None when it has none."""
+    secrets = _SECRET_FIELDS.get(command)
+    if not secrets or not isinstance(params, dict):
+        return None
+    masked = dict(params)
+    for outer, field in secrets:
+        nested = masked.get(outer)
+        if isinstance(nested, dict) and nested.get(field) is not None:
+            masked[outer] = {**nested, field: PASSWORD_MASK}
+    return masked
 
 
 async def _receive_reply(layer: Any, reply_channel: str, command_id: int) -> dict[str, Any]:

@@ -267,6 +267,10 @@ class MeterSample(models.Model):
     phase = models.CharField(max_length=8, blank=True)
     context = models.CharField(max_length=24, blank=True)
     location = models.CharField(max_length=8, blank=True)
+    # The meter's signature of this reading, as the charger sent it (OCPP signed meter
+    # values: {"signed_meter_data", "signing_method"?, "encoding_method"?,
+    # "public_key"?}); null for unsigned readings.
+    signed_data = models.JSONField(null=True, blank=True)
 
     objects = TenantQuerySet.as_manager()
     tenant_path: ClassVar[str] = "charger__zone__property__organization"

@@ -9,10 +9,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ninja import Field, Schema
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
 
-from apps.chargers.models import Charger, ChargingSession, Connector
-from apps.chargers.selectors import LiveSession
+from apps.chargers.models import Charger, ChargingSession, Connector, MeterSample
+from apps.chargers.selectors import CustomerInformation, LiveSession
 from apps.sites.schemas import RefOut
 
 # A bound for typing mistakes (kW entered as W), far above any charger made today.
@@ -382,6 +382,87 @@ class GetTransactionStatusIn(CommandIn):
     )
 
 
+class ApnIn(CommandIn):
+    apn: str = Field(min_length=1, max_length=512, description="The access point name.")
+    apn_user_name: str | None = Field(None, max_length=20)
+    apn_password: str | None = Field(None, max_length=20, description="Masked in the log.")
+    sim_pin: int | None = Field(None, ge=0, description="Masked in the log.")
+    preferred_network: str | None = Field(None, max_length=6, description="MCC and MNC.")
+    use_only_preferred_network: bool | None = None
+    apn_authentication: str | None = Field(None, description="CHAP, NONE, PAP or AUTO.")
+
+
+class VpnIn(CommandIn):
+    server: str = Field(min_length=1, max_length=512)
+    user: str = Field(min_length=1, max_length=20)
+    group: str | None = Field(None, max_length=20)
+    password: str = Field(min_length=1, max_length=20, description="Masked in the log.")
+    key: str = Field(min_length=1, max_length=255, description="Masked in the log.")
+    type: str = Field(description="IKEv2, IPSec, L2TP or PPTP.")
+
+
+class SetNetworkProfileIn(CommandIn):
+    configuration_slot: int = Field(
+        ge=0,
+        description="The station's slot to write (OCPPCommCtrlr.NetworkConfigurationPriority "
+        "lists the slots in the order it tries them).",
+    )
+    ocpp_csms_url: str = Field(
+        min_length=1,
+        max_length=512,
+        description="Where the station connects, ws:// or wss:// (wss:// for profiles 2 "
+        "and 3); the station appends its identity.",
+    )
+    security_profile: int = Field(
+        ge=0,
+        le=3,
+        description="1: HTTP Basic auth; 2: TLS + Basic auth; 3: TLS with client "
+        "certificates. 1 and 2 need the charger's OCPP password set here first.",
+    )
+    ocpp_version: str = Field("2.0.1", description="2.0.1 (default) or 1.6.")
+    ocpp_transport: str = Field("json", description="json (default) or soap.")
+    message_timeout: int = Field(30, ge=1, description="Seconds.")
+    ocpp_interface: str = Field(
+        "wired0", description="wired0..wired3 or wireless0..wireless3 (default wired0)."
+    )
+    apn: ApnIn | None = Field(None, description="Cellular access (optional).")
+    vpn: VpnIn | None = Field(None, description="A VPN to connect through (optional).")
+
+
+class CertificateHashIn(CommandIn):
+    hash_algorithm: str = Field(description="SHA256, SHA384 or SHA512.")
+    issuer_name_hash: str = Field(min_length=1, max_length=128)
+    issuer_key_hash: str = Field(min_length=1, max_length=128)
+    serial_number: str = Field(min_length=1, max_length=40)
+
+
+class CustomerInformationIn(CommandIn):
+    report: bool = Field(True, description="Have the station report what it keeps.")
+    clear: bool = Field(False, description="Have the station delete what it keeps.")
+    customer_identifier: str | None = Field(None, min_length=1, max_length=64)
+    id_tag: str | None = Field(None, min_length=1, max_length=36)
+    id_token_type: str | None = Field(
+        None, description="With id_tag: rfid (default), app, vehicle_mac or an OCPP IdTokenEnum."
+    )
+    customer_certificate: CertificateHashIn | None = None
+
+    @model_validator(mode="after")
+    def _one_customer(self) -> CustomerInformationIn:
+        named = [
+            f
+            for f in ("customer_identifier", "id_tag", "customer_certificate")
+            if getattr(self, f) is not None
+        ]
+        if len(named) != 1:
+            raise ValueError(
+                "name the customer by exactly one of customer_identifier, id_tag or "
+                "customer_certificate"
+            )
+        if not (self.report or self.clear):
+            raise ValueError("ask for a report, a clear, or both")
+        return self
+
+
 COMMAND_SCHEMAS: dict[str, type[CommandIn]] = {
     "reset": ResetIn,
     "remote-start": RemoteStartIn,
@@ -403,6 +484,8 @@ COMMAND_SCHEMAS: dict[str, type[CommandIn]] = {
     "get-diagnostics": GetDiagnosticsIn,
     "data-transfer": DataTransferIn,
     "get-transaction-status": GetTransactionStatusIn,
+    "set-network-profile": SetNetworkProfileIn,
+    "customer-information": CustomerInformationIn,
 }
 
 
@@ -415,3 +498,73 @@ class CommandOut(BaseModel):
 
     status: str = Field(description="As the charger put it: Accepted, Rejected, Scheduled, ...")
     command_id: int = Field(description="The command's entry in the command log.")
+
+
+# --- reads that go with some commands and signed metering ----------------------------
+
+
+class SignedDataOut(Schema):
+    """The meter's signature of a reading, as the charger sent it: check it with the
+    meter's public key (e.g. the S.A.F.E. transparency software for OCMF data)."""
+
+    signed_meter_data: str = Field(description="The signed data, in the encoding below.")
+    signing_method: str | None = Field(None, description="2.0.1: e.g. ECDSA-secp256r1-SHA256.")
+    encoding_method: str | None = Field(None, description="2.0.1: e.g. OCMF or EDL.")
+    public_key: str | None = Field(None, description="2.0.1: when the charger sent it.")
+
+
+class MeterSampleOut(Schema):
+    sampled_at: datetime = Field(description="The charger's timestamp.")
+    connector_id: int
+    measurand: str
+    value: float = Field(description="In `unit` (a 2.0.1 multiplier is already applied).")
+    unit: str
+    phase: str
+    location: str
+    context: str
+    signed: SignedDataOut | None = Field(description="Null for an unsigned reading.")
+
+    @staticmethod
+    def resolve_value(sample: MeterSample) -> float:
+        return float(sample.value)
+
+    @staticmethod
+    def resolve_signed(sample: MeterSample) -> dict[str, Any] | None:
+        return sample.signed_data
+
+
+class CustomerInformationPartOut(Schema):
+    seq_no: int
+    generated_at: str = Field(description="The charger's timestamp, as it sent it.")
+    tbc: bool = Field(description="More parts were to follow this one.")
+    data: str
+    received_at: datetime
+
+
+class CustomerInformationOut(Schema):
+    """What a charger reported for one customer-information request. Poll until
+    `complete`: the parts arrive after the command's answer."""
+
+    charge_point_id: str
+    request_id: int = Field(description="The customer-information command's command_id.")
+    status: str | None = Field(
+        description="The charger's answer to the command (Accepted, Rejected, Invalid); "
+        "null before it answered, or for a report it sent under an id of its own."
+    )
+    report: bool | None = Field(description="Whether a report was asked for.")
+    clear: bool | None = Field(description="Whether the charger was asked to forget.")
+    complete: bool = Field(
+        description="Nothing more to wait for: every part up to the last arrived, or "
+        "the charger refused, or only a clear was asked."
+    )
+    missing_seq_nos: list[int] = Field(description="Parts not received (yet).")
+    data: str = Field(description="The parts' data joined in sequence order.")
+    parts: list[CustomerInformationPartOut]
+
+    @staticmethod
+    def resolve_report(info: CustomerInformation) -> bool | None:
+        return None if info.command is None else info.command.params.get("report", True)
+
+    @staticmethod
+    def resolve_clear(info: CustomerInformation) -> bool | None:
+        return None if info.command is None else info.command.params.get("clear", False)

@@ -16,10 +16,17 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Case, OuterRef, Prefetch, Q, QuerySet, Subquery, When
 from django.db.models.fields import DateTimeField
 
-from apps.chargers.models import Charger, ChargingSession, Connector, MeterSample
+from apps.chargers.models import (
+    Charger,
+    ChargerEvent,
+    ChargingSession,
+    CommandLog,
+    Connector,
+    MeterSample,
+)
 from apps.chargers.services import ENERGY_REGISTER
-from apps.sites.exceptions import NotFound
-from apps.sites.tenancy import TenantQuerySet
+from apps.sites.exceptions import Forbidden, NotFound
+from apps.sites.tenancy import MANAGE_ROLES, TenantQuerySet
 
 if TYPE_CHECKING:
     from apps.sites.tenancy import AnyUser
@@ -314,3 +321,137 @@ def session_get(*, user: AnyUser, session_id: int) -> ChargingSession:
     if session is None:
         raise NotFound(f"No session with id {session_id}.")
     return _with_live_energy([session])[0]
+
+
+# --- meter samples of a session -------------------------------------------------------
+
+
+def session_meter_samples(
+    *, user: AnyUser, session_id: int, offset: int = 0, limit: int = 100
+) -> list[MeterSample]:
+    """A visible session's meter samples in the order they were taken, each with the
+    charger's signature when it signed it (OCPP signed meter values: the data a
+    driver checks with the meter's public key, e.g. under German calibration law).
+    NotFound when the session is missing or not visible."""
+    if not _sessions(user).filter(pk=session_id).exists():
+        raise NotFound(f"No session with id {session_id}.")
+    return list(
+        MeterSample.objects.filter(session_id=session_id).order_by("sampled_at", "pk")[
+            offset : offset + limit
+        ]
+    )
+
+
+# --- customer information (OCPP 2.0.1 CustomerInformation) ---------------------------
+
+# How the OCPP edge keeps a NotifyCustomerInformation: an "other" charger event with
+# the payload as sent (camelCase: requestId, seqNo, tbc, data, generatedAt).
+CUSTOMER_INFORMATION_SUMMARY = "NotifyCustomerInformation"
+CUSTOMER_INFORMATION_COMMAND = "customer-information"
+
+
+@dataclass(frozen=True)
+class CustomerInformationPart:
+    seq_no: int
+    generated_at: str
+    tbc: bool
+    data: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class CustomerInformation:
+    """What a charger reported for one customer-information request, with the
+    command that asked (None when the charger reported under an id of its own)."""
+
+    charge_point_id: str
+    request_id: int
+    command: CommandLog | None
+    parts: list[CustomerInformationPart]
+
+    @property
+    def status(self) -> str | None:
+        """The charger's answer to the command (Accepted, Rejected, Invalid); None
+        before it answered or without a command."""
+        if self.command is None or self.command.outcome != CommandLog.Outcome.ANSWERED:
+            return None
+        return self.command.status
+
+    @property
+    def missing_seq_nos(self) -> list[int]:
+        """Parts not received below the highest one received."""
+        if not self.parts:
+            return []
+        seen = {part.seq_no for part in self.parts}
+        return [n for n in range(max(seen)) if n not in seen]
+
+    @property
+    def complete(self) -> bool:
+        """Nothing more to wait for: the last part (tbc false) and every part before
+        it arrived, or the charger refused, or only a clear was asked for."""
+        params = self.command.params if self.command is not None else {}
+        if self.status is not None and self.status != "Accepted":
+            return True
+        if self.status == "Accepted" and params.get("report") is False:
+            return True
+        return any(not part.tbc for part in self.parts) and not self.missing_seq_nos
+
+    @property
+    def data(self) -> str:
+        """The parts' data joined in sequence order."""
+        return "".join(part.data for part in self.parts)
+
+
+def customer_information_get(
+    *, user: AnyUser, charge_point_id: str, request_id: int
+) -> CustomerInformation:
+    """What the charger reported for `request_id` (the customer-information command's
+    id): personal data, so readable by those who may command the charger (Forbidden
+    otherwise). NotFound when the charger is not visible, or neither such a command
+    nor a report with that id exists. A retransmitted part counts once."""
+    charger = (
+        Charger.objects.visible_to(user)
+        .filter(charge_point_id=charge_point_id)
+        .only("pk", "charge_point_id")
+        .first()
+    )
+    if charger is None:
+        raise NotFound(f"No charger with charge point id {charge_point_id!r}.")
+    if not Charger.objects.editable_by(user, MANAGE_ROLES).filter(pk=charger.pk).exists():
+        raise Forbidden(
+            "Customer information is personal data: your role in the charger's "
+            f"organization does not allow reading it (it takes one of: "
+            f"{', '.join(sorted(MANAGE_ROLES))})."
+        )
+    command = CommandLog.objects.filter(
+        pk=request_id, charger=charger, command=CUSTOMER_INFORMATION_COMMAND
+    ).first()
+    events = ChargerEvent.objects.filter(
+        charger=charger,
+        kind=ChargerEvent.Kind.OTHER,
+        summary=CUSTOMER_INFORMATION_SUMMARY,
+        payload__requestId=request_id,
+    ).order_by("received_at", "pk")
+    parts: dict[int, CustomerInformationPart] = {}
+    for event in events:
+        payload = event.payload
+        seq_no = payload.get("seqNo")
+        if not isinstance(seq_no, int) or seq_no in parts:
+            continue
+        parts[seq_no] = CustomerInformationPart(
+            seq_no=seq_no,
+            generated_at=str(payload.get("generatedAt", "")),
+            tbc=bool(payload.get("tbc", False)),
+            data=str(payload.get("data", "")),
+            received_at=event.received_at,
+        )
+    if command is None and not parts:
+        raise NotFound(
+            f"Charger {charge_point_id} has no customer information request {request_id}."
+        )
+    return CustomerInformation(
+        charge_point_id=charger.charge_point_id,
+        request_id=request_id,
+        command=command,
+        parts=[parts[n] for n in sorted(parts)],
+    )

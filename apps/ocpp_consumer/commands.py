@@ -17,6 +17,7 @@ Errors, as the consumer reports them to the caller:
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, is_dataclass
@@ -33,7 +34,11 @@ from ocpp.v16 import call as call16
 from ocpp.v21 import call as call21
 from ocpp.v201 import call as call201
 
-from apps.chargers.commands import COMMAND_NAMES, charging_session_transaction_id
+from apps.chargers.commands import (
+    COMMAND_NAMES,
+    charger_has_password,
+    charging_session_transaction_id,
+)
 from apps.ocpp_consumer.command_params import Params, iso_utc
 
 Answer = Callable[[dict[str, Any]], dict[str, Any]]
@@ -168,6 +173,11 @@ class _Context:
         return await database_sync_to_async(charging_session_transaction_id)(
             charge_point_id=self.cp.id, session_id=session_id, active_only=active_only
         )
+
+    async def has_password(self) -> bool:
+        """Whether the charger logs in with a password checked here (read fresh:
+        a rotation may have set one since it connected)."""
+        return await database_sync_to_async(charger_has_password)(charge_point_id=self.cp.id)
 
 
 async def execute(
@@ -878,6 +888,137 @@ async def _get_transaction_status(ctx: _Context, p: Params) -> Translation:
     return request, answer
 
 
+def _only_201(ctx: _Context, command: str, message: str) -> None:
+    """Refuse a command that OCPP 1.6 has no message for (422, nothing is sent)."""
+    if ctx.v16:
+        raise ValueError(f"{command}: {message} is OCPP 2.0.1 only; this charger speaks OCPP 1.6.")
+
+
+# The CSMS URL of a network profile: a websocket URL. Profiles 2 and 3 are TLS.
+_WS_URL = re.compile(r"^wss?://[^\s/]+(/\S*)?$", re.IGNORECASE)
+OCPP_VERSIONS_201 = {
+    "2.0.1": "OCPP20",
+    "2.0": "OCPP20",
+    "OCPP20": "OCPP20",
+    "1.6": "OCPP16",
+    "OCPP16": "OCPP16",
+}
+OCPP_TRANSPORTS = {"json": "JSON", "soap": "SOAP"}
+OCPP_INTERFACES = {
+    f"{kind}{n}": f"{kind.capitalize()}{n}" for kind in ("wired", "wireless") for n in range(4)
+}
+APN_AUTHENTICATIONS = {a.lower(): a for a in ("CHAP", "NONE", "PAP", "AUTO")}
+VPN_TYPES = {v: v for v in ("IKEv2", "IPSec", "L2TP", "PPTP")}
+
+
+async def _set_network_profile(ctx: _Context, p: Params) -> Translation:
+    """A connection profile in one of the station's slots (B09). It is used once the
+    slot comes first in OCPPCommCtrlr.NetworkConfigurationPriority (change-configuration)
+    and the station reconnects (reset): the security profile upgrade of A05 / TC_A_19."""
+    _only_201(ctx, "set-network-profile", "SetNetworkProfile")
+    slot = p.required_integer("configuration_slot", minimum=0)
+    url = p.required_text("ocpp_csms_url", max_length=512)
+    security_profile = p.required_integer("security_profile", minimum=0, maximum=3)
+    if not _WS_URL.match(url):
+        raise ValueError(
+            "set-network-profile: ocpp_csms_url must be a websocket URL (ws:// or wss://)."
+        )
+    if security_profile >= 2 and not url.lower().startswith("wss://"):
+        raise ValueError(
+            f"set-network-profile: security profile {security_profile} is TLS: "
+            "ocpp_csms_url must start with wss://."
+        )
+    connection: dict[str, Any] = {
+        "ocpp_version": p.choice("ocpp_version", OCPP_VERSIONS_201, default="OCPP20"),
+        "ocpp_transport": p.choice("ocpp_transport", OCPP_TRANSPORTS, default="JSON"),
+        "ocpp_csms_url": url,
+        "message_timeout": p.integer("message_timeout", default=30, minimum=1),
+        "security_profile": security_profile,
+        "ocpp_interface": p.choice("ocpp_interface", OCPP_INTERFACES, default="Wired0"),
+        "apn": None,
+        "vpn": None,
+    }
+    apn = p.nested("apn")
+    if apn is not None:
+        connection["apn"] = {
+            "apn": apn.required_text("apn", max_length=512),
+            "apn_user_name": apn.text("apn_user_name", max_length=20),
+            "apn_password": apn.text("apn_password", max_length=20),
+            "sim_pin": apn.integer("sim_pin", minimum=0),
+            "preferred_network": apn.text("preferred_network", max_length=6),
+            "use_only_preferred_network": apn.boolean("use_only_preferred_network", default=False),
+            "apn_authentication": apn.choice(
+                "apn_authentication", APN_AUTHENTICATIONS, default="AUTO"
+            ),
+        }
+        apn.finish()
+    vpn = p.nested("vpn")
+    if vpn is not None:
+        connection["vpn"] = {
+            "server": vpn.required_text("server", max_length=512),
+            "user": vpn.required_text("user", max_length=20),
+            "group": vpn.text("group", max_length=20),
+            "password": vpn.required_text("password", max_length=20),
+            "key": vpn.required_text("key", max_length=255),
+            "type": vpn.required_choice("type", VPN_TYPES),
+        }
+        vpn.finish()
+    if security_profile in (1, 2) and not await ctx.has_password():
+        # The station would log in with a password Plugboard cannot check: a
+        # charger without a password here is admitted without one.
+        raise ValueError(
+            f"set-network-profile: security profile {security_profile} authenticates "
+            "with HTTP Basic auth, and this charger has no OCPP password here: rotate "
+            'its password first (admin action "Rotate OCPP password").'
+        )
+    request = ctx.calls.SetNetworkProfile(configuration_slot=slot, connection_data=connection)
+    return request, lambda result: _status(result, configuration_slot=slot)
+
+
+HASH_ALGORITHMS = {"sha256": "SHA256", "sha384": "SHA384", "sha512": "SHA512"}
+
+
+async def _customer_information(ctx: _Context, p: Params) -> Translation:
+    """Ask the station for what it keeps about one customer (report) and/or have it
+    forget it (clear) (N09, N10). The data arrives later in NotifyCustomerInformation
+    messages carrying the request id, kept as charger events and read back per request
+    (GET /chargers/{id}/customer-information/{request_id})."""
+    _only_201(ctx, "customer-information", "CustomerInformation")
+    report = p.boolean("report", default=True)
+    clear = p.boolean("clear", default=False)
+    if not report and not clear:
+        raise ValueError("customer-information: ask for a report, a clear, or both.")
+    customer_identifier = p.text("customer_identifier", max_length=64)
+    id_tag = _id_tag(p, ctx, "id_tag", required=False)
+    token_type = p.choice("id_token_type", ID_TOKEN_TYPES, default="ISO14443")
+    certificate = p.nested("customer_certificate")
+    certificate_hash = None
+    if certificate is not None:
+        certificate_hash = {
+            "hash_algorithm": certificate.required_choice("hash_algorithm", HASH_ALGORITHMS),
+            "issuer_name_hash": certificate.required_text("issuer_name_hash", max_length=128),
+            "issuer_key_hash": certificate.required_text("issuer_key_hash", max_length=128),
+            "serial_number": certificate.required_text("serial_number", max_length=40),
+        }
+        certificate.finish()
+    given = [v for v in (customer_identifier, id_tag, certificate_hash) if v is not None]
+    if len(given) != 1:
+        raise ValueError(
+            "customer-information: name the customer by exactly one of "
+            "customer_identifier, id_tag or customer_certificate."
+        )
+    request_id = _request_id(p)
+    request = ctx.calls.CustomerInformation(
+        request_id=request_id,
+        report=report,
+        clear=clear,
+        customer_identifier=customer_identifier,
+        id_token=_id_token(id_tag, token_type or "ISO14443") if id_tag else None,
+        customer_certificate=certificate_hash,
+    )
+    return request, lambda result: _status(result, request_id=request_id)
+
+
 _TRANSLATIONS: dict[str, Callable[[_Context, Params], Awaitable[Translation]]] = {
     "reset": _reset,
     "remote-start": _remote_start,
@@ -899,6 +1040,8 @@ _TRANSLATIONS: dict[str, Callable[[_Context, Params], Awaitable[Translation]]] =
     "get-diagnostics": _get_diagnostics,
     "data-transfer": _data_transfer,
     "get-transaction-status": _get_transaction_status,
+    "set-network-profile": _set_network_profile,
+    "customer-information": _customer_information,
 }
 
 # The domain's catalogue and this table must name the same commands.

@@ -3,6 +3,7 @@ OCPP enum; the charger never sees a domain one."""
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -11,6 +12,8 @@ from typing import Any
 from apps.access.services import Authorization, Decision
 from apps.chargers.models import Charger, Connector, SessionEvent
 from apps.chargers.services import ENERGY_REGISTER, DataTransferStatus, Sample
+
+log = logging.getLogger(__name__)
 
 # --- time ---------------------------------------------------------------------
 
@@ -156,15 +159,34 @@ def _unit(unit: str | None, measurand: str | None) -> str:
     return "Wh" if (measurand or ENERGY_REGISTER).startswith("Energy") else ""
 
 
+def _reading_key(sv: dict[str, Any]) -> tuple[str, str, str, str]:
+    return (
+        sv.get("measurand") or ENERGY_REGISTER,
+        sv.get("phase") or "",
+        sv.get("location") or "",
+        sv.get("context") or "",
+    )
+
+
 def samples_v16(meter_values: list[dict[str, Any]]) -> list[Sample]:
-    """1.6 meterValue entries (snake_case keys). Signed readings (format SignedData)
-    carry no number we could store: they are skipped."""
+    """1.6 meterValue entries (snake_case keys). A signed reading (format SignedData)
+    carries the meter's signed blob instead of a number: it is kept as the signature
+    of the plain reading of the same measurand, phase, location and context in the
+    same entry. A signed reading without its plain twin has no number to store and
+    is dropped (logged)."""
     samples = []
     for entry in meter_values:
         at = parse_timestamp(entry["timestamp"])
-        for sv in entry.get("sampled_value", []):
-            if sv.get("format") == "SignedData":
-                continue
+        values = entry.get("sampled_value", [])
+        signatures = {
+            _reading_key(sv): {"signed_meter_data": str(sv["value"])}
+            for sv in values
+            if sv.get("format") == "SignedData"
+        }
+        plain = [sv for sv in values if sv.get("format") != "SignedData"]
+        for key in signatures.keys() - {_reading_key(sv) for sv in plain}:
+            log.info("Signed %s reading at %s without a plain value: dropped.", key[0], at)
+        for sv in plain:
             samples.append(
                 Sample(
                     sampled_at=at,
@@ -174,9 +196,22 @@ def samples_v16(meter_values: list[dict[str, Any]]) -> list[Sample]:
                     phase=sv.get("phase") or "",
                     context=sv.get("context") or "",
                     location=sv.get("location") or "",
+                    signed=signatures.get(_reading_key(sv)),
                 )
             )
     return samples
+
+
+# 2.0.1 SignedMeterValueType (snake_case, as the package hands it over) -> domain keys.
+_SIGNED_FIELDS = ("signed_meter_data", "signing_method", "encoding_method", "public_key")
+
+
+def signed_meter_value(value: dict[str, Any] | None) -> dict[str, str] | None:
+    """A 2.0.1 signedMeterValue as the domain keeps it: the fields the charger sent."""
+    if not value:
+        return None
+    signed = {field: str(value[field]) for field in _SIGNED_FIELDS if value.get(field)}
+    return signed or None
 
 
 def samples_v201(meter_values: list[dict[str, Any]] | None) -> list[Sample]:
@@ -200,6 +235,7 @@ def samples_v201(meter_values: list[dict[str, Any]] | None) -> list[Sample]:
                     phase=sv.get("phase") or "",
                     context=sv.get("context") or "",
                     location=sv.get("location") or "",
+                    signed=signed_meter_value(sv.get("signed_meter_value")),
                 )
             )
     return samples

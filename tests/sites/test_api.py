@@ -263,6 +263,12 @@ def test_openapi_document_lists_the_operations(client):
         ("/api/v1/id-tokens", "post"): "id_token_issue",
         ("/api/v1/sessions", "get"): "session_list",
         ("/api/v1/sessions/{session_id}", "get"): "session_get",
+        # Reads that go with signed metering and the customer-information command.
+        ("/api/v1/sessions/{session_id}/meter-samples", "get"): "session_meter_samples",
+        (
+            "/api/v1/chargers/{charge_point_id}/customer-information/{request_id}",
+            "get",
+        ): "customer_information_get",
     }
     assert operations.items() >= foundation.items()
     # Everything else is a remote command (tests/chargers/test_commands.py lists them).

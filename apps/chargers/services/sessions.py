@@ -53,6 +53,8 @@ class Sample:
     phase: str = ""
     context: str = ""
     location: str = ""
+    # The meter's signature of the reading, when signed (MeterSample.signed_data).
+    signed: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -402,6 +404,7 @@ def _record_samples(
                 phase=s.phase[:8],
                 context=s.context[:24],
                 location=s.location[:8],
+                signed_data=s.signed,
             )
         )
     # A reading already stored (a retransmitted message) is skipped by the

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import weakref
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ocpp.routing import after, on
@@ -67,7 +69,18 @@ VARIABLES: dict[tuple[str, str], tuple[str, str]] = {
     ("SmartChargingCtrlr", "Enabled"): ("ReadOnly", "true"),
     ("ReservationCtrlr", "Enabled"): ("ReadOnly", "true"),
     ("TxCtrlr", "EVConnectionTimeOut"): ("ReadWrite", "60"),
+    # The network connection profile slots, in the order the station tries them (B09).
+    ("OCPPCommCtrlr", "NetworkConfigurationPriority"): ("ReadWrite", "1"),
 }
+NETWORK_PRIORITY = ("OCPPCommCtrlr", "NetworkConfigurationPriority")
+# The slots a SetNetworkProfile may write; the station keeps each profile in its config
+# under ("NetworkConfiguration", slot) as JSON. Slot 1 is the one it was installed with.
+NETWORK_SLOTS = range(1, 4)
+# What the station remembers about customers, by token, is forgotten per station on a
+# CustomerInformation clear (the station object is the key: it outlives connections).
+_FORGOTTEN: weakref.WeakKeyDictionary[Station, set[str]] = weakref.WeakKeyDictionary()
+# NotifyCustomerInformation data is at most 512 characters per message.
+CUSTOMER_DATA_MAX = 512
 _INTEGER_VARIABLES = {
     ("OCPPCommCtrlr", "HeartbeatInterval"),
     ("SampledDataCtrlr", "TxUpdatedInterval"),
@@ -428,6 +441,8 @@ class V201Link(Link, ChargePoint):
                 status = "Rejected"
             elif key == ("SecurityCtrlr", "BasicAuthPassword"):
                 status = "Accepted" if 16 <= len(value) <= 40 else "Rejected"
+            elif key == NETWORK_PRIORITY:
+                status = "Accepted" if self._known_slots(value) else "Rejected"
             elif key in _INTEGER_VARIABLES:
                 if not value.isdigit():
                     status = "Rejected"
@@ -485,6 +500,123 @@ class V201Link(Link, ChargePoint):
                 request_id=request_id, generated_at=isotime(), seq_no=0, report_data=data
             )
         )
+
+    # --------------------------------------------- network profiles (B09, A05)
+
+    def _known_slots(self, priority: str) -> bool:
+        """A NetworkConfigurationPriority names only slots that hold a profile."""
+        slots = [part.strip() for part in priority.split(",")]
+        return bool(slots) and all(
+            slot == "1" or ("NetworkConfiguration", slot) in self.station.config for slot in slots
+        )
+
+    @on(Action.set_network_profile)
+    def on_set_network_profile(
+        self, configuration_slot: int, connection_data: dict[str, Any], **_: Any
+    ) -> call_result.SetNetworkProfile:
+        config = self.station.config
+        if configuration_slot not in NETWORK_SLOTS:
+            return call_result.SetNetworkProfile(
+                status="Rejected",
+                status_info={"reason_code": "InvalidSlot"},
+            )
+        current = int(config.get(("SecurityCtrlr", "SecurityProfile"), "0") or 0)
+        if int(connection_data["security_profile"]) < current:
+            # A05.FR.08: never a lower security profile than the one in use.
+            return call_result.SetNetworkProfile(
+                status="Rejected", status_info={"reason_code": "NoDowngrade"}
+            )
+        if str(connection_data["ocpp_interface"]).startswith("Wireless"):
+            # This station has no modem: the profile cannot be applied.
+            return call_result.SetNetworkProfile(
+                status="Failed", status_info={"reason_code": "NoWirelessInterface"}
+            )
+        config[("NetworkConfiguration", str(configuration_slot))] = json.dumps(connection_data)
+        return call_result.SetNetworkProfile(status="Accepted")
+
+    # ------------------------------------------------ customer information (N09, N10)
+
+    def _customer_records(self, customer: str) -> list[str]:
+        """What the station keeps about a customer (a token, used as its identifier
+        too): that it has seen the token, and any transaction in progress with it."""
+        station = self.station
+        if customer in _FORGOTTEN.get(station, set()):
+            return []
+        tags = set(station.options.id_tags) | {
+            c.id_tag for c in station.connectors.values() if c.id_tag
+        }
+        if customer not in tags:
+            return []
+        transactions = [
+            f"transaction {c.transaction_id} on EVSE {c.connector_id}"
+            for c in station.connectors.values()
+            if c.id_tag == customer and c.transaction_id
+        ]
+        return [
+            f"idToken {customer}: known at {station.charge_point_id}",
+            "; ".join(transactions) or "no transaction in progress",
+        ]
+
+    @staticmethod
+    def _customer(customer_identifier: str | None, id_token: dict[str, Any] | None) -> str | None:
+        if id_token is not None:
+            return str(id_token["id_token"])
+        return customer_identifier
+
+    @on(Action.customer_information)
+    def on_customer_information(
+        self,
+        request_id: int,
+        report: bool,
+        clear: bool,
+        customer_identifier: str | None = None,
+        id_token: dict[str, Any] | None = None,
+        customer_certificate: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> call_result.CustomerInformation:
+        if customer_certificate is not None:
+            # No ISO 15118 contract certificates here: nothing to look them up by.
+            return call_result.CustomerInformation(
+                status="Rejected", status_info={"reason_code": "NoCertificates"}
+            )
+        if not (report or clear) or self._customer(customer_identifier, id_token) is None:
+            return call_result.CustomerInformation(status="Invalid")
+        return call_result.CustomerInformation(status="Accepted")
+
+    @after(Action.customer_information)
+    def after_customer_information(
+        self,
+        request_id: int,
+        report: bool,
+        clear: bool,
+        customer_identifier: str | None = None,
+        id_token: dict[str, Any] | None = None,
+        customer_certificate: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> None:
+        customer = self._customer(customer_identifier, id_token)
+        if customer_certificate is not None or customer is None or not (report or clear):
+            return
+        # The report describes the data before it is cleared (N10.FR.04).
+        records = self._customer_records(customer) if report else []
+        if clear:
+            _FORGOTTEN.setdefault(self.station, set()).add(customer)
+        if report:
+            self.station.spawn(self._notify_customer_information(request_id, records))
+
+    async def _notify_customer_information(self, request_id: int, records: list[str]) -> None:
+        # One message per record (each cut to what a message holds); none: one empty part.
+        parts = [record[:CUSTOMER_DATA_MAX] for record in records] or [""]
+        for seq_no, data in enumerate(parts):
+            await self.send_call(
+                call.NotifyCustomerInformation(
+                    data=data,
+                    seq_no=seq_no,
+                    generated_at=isotime(),
+                    request_id=request_id,
+                    tbc=seq_no < len(parts) - 1,
+                )
+            )
 
     @on(Action.clear_cache)
     def on_clear_cache(self, **_: Any) -> call_result.ClearCache:
