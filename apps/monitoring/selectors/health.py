@@ -164,6 +164,13 @@ class UptimeReport:
     total: Uptime
     policies: dict[int, PolicyView]
 
+    def by_property(self) -> list[tuple[int, str, Uptime]]:
+        """Each property's ports together, by name."""
+        groups: dict[tuple[str, int], list[Uptime]] = defaultdict(list)
+        for row in self.connectors:
+            groups[(row.property_name, row.property_id)].append(row.uptime)
+        return [(pk, name, uptime_sum(parts)) for (name, pk), parts in sorted(groups.items())]
+
     def by_charger(self) -> list[tuple[str, Uptime]]:
         """Each charger's ports together, by charge point id."""
         groups: dict[str, list[Uptime]] = defaultdict(list)

@@ -131,3 +131,10 @@ def build_june(org) -> Month:
 @pytest.fixture
 def june(org_a) -> Month:
     return build_june(org_a)
+
+
+@pytest.fixture
+def manager_b(org_b):
+    user = factories.UserFactory(username="manager_b")
+    factories.MembershipFactory(user=user, organization=org_b, role="property_manager")
+    return user
