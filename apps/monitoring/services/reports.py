@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -509,6 +510,21 @@ def reports_send_due(*, frequency: str, now: datetime) -> list[ReportDelivery]:
         if now.astimezone(tz).hour < REPORT_SEND_HOUR:
             continue
         period = report_period_last_complete(frequency=frequency, tz=tz, now=now)
+        delivery = report_deliver(subscription=subscription, period=period, now=now)
+        if delivery is not None:
+            sent.append(delivery)
+    return sent
+
+
+def reports_send_latest(
+    *, subscriptions: Iterable[ReportSubscription], now: datetime
+) -> list[ReportDelivery]:
+    """Send each subscription's latest complete report now, whatever the hour, unless
+    it was sent already (the admin's "send now")."""
+    sent = []
+    for subscription in subscriptions:
+        tz = ZoneInfo(subscription.property.time_zone)
+        period = report_period_last_complete(frequency=subscription.frequency, tz=tz, now=now)
         delivery = report_deliver(subscription=subscription, period=period, now=now)
         if delivery is not None:
             sent.append(delivery)
