@@ -123,7 +123,7 @@ class UptimePolicy(models.Model):
         return f"Uptime policy: {self.property or f'{self.organization} (default)'}"
 
     def clean(self) -> None:
-        if self.property_id and self.property.organization_id != self.organization_id:
+        if self.property is not None and self.property.organization_id != self.organization_id:
             raise ValidationError({"property": "The property must belong to the organization."})
         if (self.opens_at is None) != (self.closes_at is None):
             raise ValidationError("Give both opening and closing times, or neither.")
@@ -208,16 +208,17 @@ class OutageExclusion(models.Model):
         errors: dict[str, str] = {}
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             errors["ends_at"] = "The end must come after the start."
+        charger, connector = self.charger, self.connector
         if (
-            self.charger_id
+            charger is not None
             and self.property_id
-            and self.charger.zone.property_id != self.property_id
+            and charger.zone.property_id != self.property_id
         ):
             errors["charger"] = "The charger must be at this property."
-        if self.connector_id:
-            if not self.charger_id:
+        if connector is not None:
+            if charger is None:
                 errors["charger"] = "Choose the connector's charger too."
-            elif self.connector.charger_id != self.charger_id:
+            elif connector.charger_id != charger.pk:
                 errors["connector"] = "The connector must belong to the charger."
         if errors:
             raise ValidationError(errors)

@@ -253,7 +253,7 @@ def uptime_for_chargers(
     connections_by_charger: dict[int, list[tuple[datetime, str, Any]]] = defaultdict(list)
     for charger_id, at, summary, payload in connections:
         connections_by_charger[charger_id].append((at, summary, payload))
-    connectors_by_charger: dict[int, list[Connector]] = defaultdict(list)
+    connectors_by_charger: dict[int, list[Any]] = defaultdict(list)
     for connector in connectors:
         connectors_by_charger[connector.charger_id].append(connector)
 
@@ -454,7 +454,7 @@ def health_for_chargers(
         .order_by("started_at", "pk")
         .values("pk", "charger_id", "connector_id", "started_at", "state", "energy_wh")
     ):
-        sessions[row["charger_id"]].append(row)
+        sessions[row["charger_id"]].append(dict(row))
     session_ids = [row["pk"] for rows in sessions.values() for row in rows]
     last_sample = dict(
         MeterSample.objects.filter(session_id__in=session_ids)

@@ -413,7 +413,9 @@ def report_pdf(report: PropertyReport) -> bytes:
     chart.bars[0].fillColor = colors.HexColor("#2f7ed8")
     drawing.add(chart)
     story += [drawing, Spacer(1, 4 * mm), Paragraph("Chargers", styles["Heading3"])]
-    rows = [["Charger", "NEVI %", "Plain %", "Outage min", "Faults", "Sessions", "kWh", "Score"]]
+    rows: list[list[object]] = [
+        ["Charger", "NEVI %", "Plain %", "Outage min", "Faults", "Sessions", "kWh", "Score"]
+    ]
     rows += [
         [
             line.charge_point_id,
