@@ -33,7 +33,7 @@ from apps.monitoring.selectors.health import (
     policies_for,
     uptime_for_chargers,
 )
-from apps.monitoring.services.uptime import Uptime, uptime_sum
+from apps.monitoring.services.uptime import Outage, Uptime, uptime_sum
 from apps.sites.exceptions import NotFound
 from apps.sites.models import Property
 
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 REPORT_SEND_HOUR = 6  # local time at the property
 TOP_PROBLEMS = 5
+SHOWN_OUTAGES = 10  # in the email and PDF; the CSV lists all
 
 Frequency = ReportSubscription.Frequency
 
@@ -132,6 +133,15 @@ class ChargerLine:
 
 
 @dataclass(frozen=True)
+class OutageLine:
+    """One outage of one port: NEVI's data submittal asks for each one's length."""
+
+    charge_point_id: str
+    connector_id: int
+    outage: Outage
+
+
+@dataclass(frozen=True)
 class Bucket:
     """One bar of the activity chart: an hour (daily report) or a day (weekly)."""
 
@@ -158,6 +168,13 @@ class PropertyReport:
     chargers: list[ChargerLine]
     buckets: list[Bucket]
     problems: list[ChargerHealth] = field(default_factory=list)
+    outages: list[OutageLine] = field(default_factory=list)
+
+    @property
+    def longest_outages(self) -> list[OutageLine]:
+        return sorted(self.outages, key=lambda o: (-o.outage.minutes, o.outage.start))[
+            :SHOWN_OUTAGES
+        ]
 
     @property
     def title(self) -> str:
@@ -243,6 +260,11 @@ def report_build(*, property: Property, period: ReportPeriod, now: datetime) -> 
         chargers=lines,
         buckets=[Bucket(label, s, e) for label, (s, e) in bucket_of.items()],
         problems=[h for h in health if h.score.score < 100][:TOP_PROBLEMS],
+        outages=[
+            OutageLine(row.charge_point_id, row.connector_id, outage)
+            for row in uptime.connectors
+            for outage in row.uptime.outages
+        ],
     )
 
 
@@ -335,6 +357,30 @@ def report_csv(report: PropertyReport) -> str:
     )
     for bucket in report.buckets:
         writer.writerow([bucket.label, bucket.sessions, f"{bucket.energy_wh / 1000:.3f}"])
+    writer.writerow([])
+    writer.writerow(
+        [
+            "Outage start",
+            "Outage end",
+            "Charger",
+            "Connector",
+            "Minutes",
+            "Excluded minutes",
+            "Reasons",
+        ]
+    )
+    for line in report.outages:
+        writer.writerow(
+            [
+                line.outage.start.isoformat(),
+                line.outage.end.isoformat(),
+                line.charge_point_id,
+                line.connector_id,
+                f"{line.outage.minutes:.1f}",
+                f"{line.outage.excluded_minutes:.1f}",
+                " + ".join(line.outage.reasons),
+            ]
+        )
     return out.getvalue()
 
 
@@ -430,6 +476,29 @@ def report_pdf(report: PropertyReport) -> bytes:
         for line in report.chargers
     ]
     story.append(Table(rows, repeatRows=1, style=grid))
+    if report.outages:
+        story += [
+            Spacer(1, 4 * mm),
+            Paragraph(
+                f"Longest outages ({len(report.outages)} in all; the CSV lists each)",
+                styles["Heading3"],
+            ),
+        ]
+        outage_rows: list[list[object]] = [
+            ["Start", "Charger", "Connector", "Minutes", "Excluded", "Why"]
+        ]
+        outage_rows += [
+            [
+                f"{line.outage.start.astimezone(ZoneInfo(report.time_zone)):%Y-%m-%d %H:%M}",
+                line.charge_point_id,
+                line.connector_id,
+                f"{line.outage.minutes:.0f}",
+                f"{line.outage.excluded_minutes:.0f}",
+                " + ".join(line.outage.reasons),
+            ]
+            for line in report.longest_outages
+        ]
+        story.append(Table(outage_rows, repeatRows=1, style=grid))
     story += [Spacer(1, 4 * mm), Paragraph("Top problem chargers", styles["Heading3"])]
     if report.problems:
         problem_rows: list[list[object]] = [["Charger", "Score", "Why"]]

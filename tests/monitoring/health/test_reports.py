@@ -158,7 +158,8 @@ def test_csv_rows(week) -> None:
     assert charger["Outage minutes"] == "270.0"
     assert charger["Sessions"] == "3"
     assert charger["Energy kWh"] == "15.000"
-    days = {r[0]: r[1:] for r in rows[rows.index(["Day", "Sessions", "Energy kWh"]) + 1 :]}
+    first_day = rows.index(["Day", "Sessions", "Energy kWh"]) + 1
+    days = {r[0]: r[1:] for r in rows[first_day : first_day + 7]}
     assert days["Tue 16"] == ["2", "15.000"]
 
 
@@ -289,3 +290,40 @@ def test_failed_send_is_retried_next_run(weekly_subscription, monkeypatch) -> No
     with time_machine.travel(at(22, 8), tick=False):
         assert reports_send_weekly() == 1
     assert len(mail.outbox) == 1
+
+
+def test_outages_are_listed_in_local_time(week) -> None:
+    week.property.time_zone = "America/Chicago"
+    week.property.save()
+    chicago = ZoneInfo("America/Chicago")
+    period = reports.report_period(frequency="weekly", tz=chicago, day=date(2026, 6, 17))
+    report = reports.report_build(property=week.property, period=period, now=at(22, 12))
+    # Chicago's week of 15 June: 15 June 05:00 UTC to 22 June 05:00 UTC; the outages of
+    # 15 June 01:30–03:30 UTC fall before it, those of 20 June in it.
+    assert [(o.charge_point_id, o.connector_id, o.outage.minutes) for o in report.outages] == [
+        ("MAPLE-1", 1, 30),
+        ("MAPLE-1", 2, 30),
+    ]
+    html = reports.report_html(report)
+    assert "Sat 20 Jun 05:00" in html  # 10:00 UTC is 05:00 in Chicago (CDT)
+    rows = list(csv.reader(io.StringIO(reports.report_csv(report))))
+    header = rows.index(
+        [
+            "Outage start",
+            "Outage end",
+            "Charger",
+            "Connector",
+            "Minutes",
+            "Excluded minutes",
+            "Reasons",
+        ]
+    )
+    assert rows[header + 1] == [
+        "2026-06-20T10:00:00+00:00",
+        "2026-06-20T10:30:00+00:00",
+        "MAPLE-1",
+        "1",
+        "30.0",
+        "0.0",
+        "offline",
+    ]
