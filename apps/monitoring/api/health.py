@@ -192,29 +192,96 @@ def uptime_report(
             ChargerUptimeOut(**UptimeFiguresOut.of(uptime).model_dump(), charge_point_id=cp)
             for cp, uptime in report.by_charger()
         ],
-        connectors=[
-            ConnectorUptimeOut(
-                **UptimeFiguresOut.of(row.uptime).model_dump(),
+        connectors=[_connector_out(row) for row in report.connectors],
+    )
+
+
+class MonthOut(Schema):
+    month: str = Field(description="YYYY-MM, in the property's time zone.")
+    total: UptimeFiguresOut
+    connectors: list[ConnectorUptimeOut]
+
+
+class PortTrailingOut(UptimeFiguresOut):
+    charge_point_id: str
+    connector_id: int
+    target_percent: float
+    meets_target: bool = Field(description="NEVI uptime above the policy's target.")
+
+
+class MonthlyUptimeOut(Schema):
+    time_zone: str
+    months: list[MonthOut]
+    trailing: list[PortTrailingOut] = Field(
+        description="Each port over all the months together: with 12 months, the "
+        "figure 23 CFR 680.116(b) asks for."
+    )
+    total: UptimeFiguresOut
+
+
+def _connector_out(row: selectors.ConnectorUptime) -> ConnectorUptimeOut:
+    return ConnectorUptimeOut(
+        **UptimeFiguresOut.of(row.uptime).model_dump(),
+        charge_point_id=row.charge_point_id,
+        connector_id=row.connector_id,
+        property_id=row.property_id,
+        start=row.start,
+        end=row.end,
+        target_percent=row.target_percent,
+        meets_target=row.meets_target,
+        outages=[
+            OutageOut(
+                start=o.start,
+                end=o.end,
+                minutes=round(o.minutes, 2),
+                excluded_minutes=round(o.excluded_minutes, 2),
+                reasons=list(o.reasons),
+            )
+            for o in row.uptime.outages
+        ],
+    )
+
+
+@router.get("/uptime/monthly", response={200: MonthlyUptimeOut, **error_responses(401, 404, 422)})
+def uptime_monthly(
+    request: HttpRequest,
+    property: int | None = None,  # noqa: A002 -- the query parameter's name
+    charger: str | None = None,
+    months: int = 12,
+) -> MonthlyUptimeOut:
+    """Uptime per calendar month for the previous `months` complete months (1 to 12,
+    default 12), and each port's figure over all of them: NEVI recomputes it every
+    month over the previous twelve."""
+    if not 1 <= months <= 12:
+        raise ValidationError({"months": "From 1 to 12."})
+    result = selectors.uptime_monthly(
+        user=request.user,
+        months=months,
+        now=timezone.now(),
+        property_id=property,
+        charge_point_id=charger,
+    )
+    return MonthlyUptimeOut(
+        time_zone=result.time_zone,
+        months=[
+            MonthOut(
+                month=f"{first:%Y-%m}",
+                total=UptimeFiguresOut.of(report.total),
+                connectors=[_connector_out(row) for row in report.connectors],
+            )
+            for first, report in result.months
+        ],
+        trailing=[
+            PortTrailingOut(
+                **UptimeFiguresOut.of(uptime).model_dump(),
                 charge_point_id=row.charge_point_id,
                 connector_id=row.connector_id,
-                property_id=row.property_id,
-                start=row.start,
-                end=row.end,
                 target_percent=row.target_percent,
-                meets_target=row.meets_target,
-                outages=[
-                    OutageOut(
-                        start=o.start,
-                        end=o.end,
-                        minutes=round(o.minutes, 2),
-                        excluded_minutes=round(o.excluded_minutes, 2),
-                        reasons=list(o.reasons),
-                    )
-                    for o in row.uptime.outages
-                ],
+                meets_target=uptime.nevi_percent > row.target_percent,
             )
-            for row in report.connectors
+            for row, uptime in result.trailing
         ],
+        total=UptimeFiguresOut.of(result.total),
     )
 
 

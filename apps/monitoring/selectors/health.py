@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -373,6 +373,23 @@ def _offline_intervals(
     return down_intervals(transitions, down_at_start=not before, start=start, end=end)
 
 
+def _visible_chargers(
+    *, user: AnyUser, property_id: int | None, charge_point_id: str | None
+) -> tuple[QuerySet[Charger], Property | None]:
+    chargers = Charger.objects.visible_to(user)
+    prop = None
+    if property_id is not None:
+        prop = Property.objects.visible_to(user).filter(pk=property_id).first()
+        if prop is None:
+            raise NotFound(f"No property {property_id}.")
+        chargers = chargers.filter(zone__property_id=property_id)
+    if charge_point_id is not None:
+        charger = charger_get_visible(user=user, charge_point_id=charge_point_id)
+        chargers = chargers.filter(pk=charger.pk)
+        prop = prop or charger.zone.property
+    return chargers, prop
+
+
 def uptime_report(
     *,
     user: AnyUser,
@@ -384,15 +401,67 @@ def uptime_report(
 ) -> UptimeReport:
     """Uptime of the connectors the user may see: of one property, one charger, or
     all. A property or charger the user cannot see is not found."""
-    chargers = Charger.objects.visible_to(user)
-    if property_id is not None:
-        if not Property.objects.visible_to(user).filter(pk=property_id).exists():
-            raise NotFound(f"No property {property_id}.")
-        chargers = chargers.filter(zone__property_id=property_id)
-    if charge_point_id is not None:
-        charger_get_visible(user=user, charge_point_id=charge_point_id)
-        chargers = chargers.filter(charge_point_id=charge_point_id)
+    chargers, _ = _visible_chargers(
+        user=user, property_id=property_id, charge_point_id=charge_point_id
+    )
     return uptime_for_chargers(chargers=chargers, start=start, end=end, now=now)
+
+
+@dataclass(frozen=True)
+class MonthlyUptime:
+    """NEVI's reporting shape: the uptime of each of the previous months, and over
+    all of them together (the rule's figure with twelve months)."""
+
+    time_zone: str
+    months: list[tuple[date, UptimeReport]]
+    trailing: list[tuple[ConnectorUptime, Uptime]]  # each port: its row, its sum
+    total: Uptime
+
+
+def _month_start(day: date, back: int) -> date:
+    index = day.year * 12 + day.month - 1 - back
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def uptime_monthly(
+    *,
+    user: AnyUser,
+    months: int,
+    now: datetime,
+    property_id: int | None = None,
+    charge_point_id: str | None = None,
+) -> MonthlyUptime:
+    """Uptime per calendar month for the `months` complete months before `now`, in
+    the property's time zone (UTC across properties), and over all of them."""
+    chargers, prop = _visible_chargers(
+        user=user, property_id=property_id, charge_point_id=charge_point_id
+    )
+    tz = ZoneInfo(prop.time_zone) if prop is not None else ZoneInfo("UTC")
+    this_month = now.astimezone(tz).date().replace(day=1)
+    series = []
+    for back in range(months, 0, -1):
+        first = _month_start(this_month, back)
+        start = datetime.combine(first, time(0), tzinfo=tz)
+        end = datetime.combine(_month_start(this_month, back - 1), time(0), tzinfo=tz)
+        series.append(
+            (first, uptime_for_chargers(chargers=chargers, start=start, end=end, now=now))
+        )
+    ports: dict[int, tuple[ConnectorUptime, list[Uptime]]] = {}
+    for _, report in series:
+        for row in report.connectors:
+            ports.setdefault(row.connector_pk, (row, []))[1].append(row.uptime)
+    trailing = [
+        (row, uptime_sum(parts))
+        for row, parts in sorted(
+            ports.values(), key=lambda p: (p[0].charge_point_id, p[0].connector_id)
+        )
+    ]
+    return MonthlyUptime(
+        time_zone=str(tz),
+        months=series,
+        trailing=trailing,
+        total=uptime_sum(u for _, u in trailing),
+    )
 
 
 # --- health scores ------------------------------------------------------------------

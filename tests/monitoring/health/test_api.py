@@ -3,7 +3,10 @@ token user's organizations."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.urls import reverse
 
 from tests import factories
@@ -121,3 +124,38 @@ def test_health_scores_are_ranked(client, manager_a, org_a) -> None:
     ]
     assert ranked[0]["reasons"] == ["offline now", "a connector is faulted now"]
     assert ranked[0]["start_success_percent"] is None
+
+
+def test_monthly_uptime_gives_each_month_and_the_trailing_figure(
+    client, manager_a, manager_b, june
+) -> None:
+    june.property.time_zone = "UTC"
+    june.property.save()
+    url = reverse("api:uptime_monthly")
+    with time_machine.travel(datetime(2026, 7, 15, tzinfo=UTC), tick=False):
+        response = client.get(url, {"property": june.property.pk, "months": 2}, **bearer(manager_a))
+        other = client.get(url, {"property": june.property.pk}, **bearer(manager_b))
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["time_zone"] == "UTC"
+    assert [m["month"] for m in body["months"]] == ["2026-05", "2026-06"]
+    may, june_out = body["months"]
+    # May: registered 1 May 00:00, first connected 31 May 23:00: 30 days 23 hours offline
+    # of 31 days (44,640 minutes) = 44,580 outage minutes per port.
+    assert [c["outage_minutes"] for c in may["connectors"]] == [44_580, 44_580]
+    assert [c["outage_minutes"] for c in june_out["connectors"]] == [480, 210]
+    c1, c2 = body["trailing"]
+    assert (c1["period_minutes"], c1["outage_minutes"], c1["excluded_minutes"]) == (
+        87_840,
+        45_060,
+        240,
+    )
+    assert c1["nevi_percent"] == round((87_840 - (45_060 - 240)) / 87_840 * 100, 4)
+    assert c1["meets_target"] is False
+    assert (c2["outage_minutes"], c2["excluded_minutes"]) == (44_790, 60)
+    assert other.status_code == 404
+
+
+def test_monthly_uptime_months_are_bounded(client, manager_a) -> None:
+    response = client.get(reverse("api:uptime_monthly"), {"months": 13}, **bearer(manager_a))
+    assert response.status_code == 422
