@@ -369,16 +369,16 @@ def report_csv(report: PropertyReport) -> str:
             "Reasons",
         ]
     )
-    for line in report.outages:
+    for outage_line in report.outages:
         writer.writerow(
             [
-                line.outage.start.isoformat(),
-                line.outage.end.isoformat(),
-                line.charge_point_id,
-                line.connector_id,
-                f"{line.outage.minutes:.1f}",
-                f"{line.outage.excluded_minutes:.1f}",
-                " + ".join(line.outage.reasons),
+                outage_line.outage.start.isoformat(),
+                outage_line.outage.end.isoformat(),
+                outage_line.charge_point_id,
+                outage_line.connector_id,
+                f"{outage_line.outage.minutes:.1f}",
+                f"{outage_line.outage.excluded_minutes:.1f}",
+                " + ".join(outage_line.outage.reasons),
             ]
         )
     return out.getvalue()
