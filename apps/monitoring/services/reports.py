@@ -65,6 +65,14 @@ class ReportPeriod:
         return f"{self.first_day:%a %d %b} – {self.last_day:%a %d %b %Y}"
 
     @property
+    def previous_day(self) -> date:
+        return self.first_day - timedelta(days=1)
+
+    @property
+    def next_day(self) -> date:
+        return self.last_day + timedelta(days=1)
+
+    @property
     def days(self) -> list[date]:
         return [
             self.first_day + timedelta(days=n)
@@ -148,6 +156,10 @@ class Bucket:
     label: str
     sessions: int
     energy_wh: int
+
+    @property
+    def energy_kwh(self) -> float:
+        return self.energy_wh / 1000
 
 
 @dataclass(frozen=True)

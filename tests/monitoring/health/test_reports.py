@@ -176,6 +176,8 @@ def test_manager_sees_own_report_pages(client, manager_a, week) -> None:
         page = client.get(url, WEEK)
     assert page.status_code == 200
     assert "99.26%" in page.text
+    assert "date=2026-06-14" in page.text  # the previous week
+    assert "date=2026-06-22" in page.text  # the next one (it has ended)
     pdf = client.get(reverse("monitoring:report_pdf", args=[week.property.pk]), WEEK)
     assert pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF-")
