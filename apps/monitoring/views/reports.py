@@ -4,7 +4,7 @@ property is a 404, as if it did not exist."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -14,9 +14,13 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from apps.monitoring.models import ReportSubscription
+from apps.monitoring.selectors.health import health_scores
 from apps.monitoring.services import reports
 from apps.sites.exceptions import NotFound
 from apps.sites.models import Property
+
+HEALTH_DAYS = 7
+MAX_HEALTH_DAYS = 90
 
 
 class BadPeriod(ValueError):
@@ -58,6 +62,37 @@ def report_index(request: HttpRequest) -> HttpResponse:
         .order_by("organization__name", "name", "pk")
     )
     return render(request, "monitoring/reports/index.html", {"properties": properties})
+
+
+@require_GET
+@login_required
+def health_ranking(request: HttpRequest) -> HttpResponse:
+    """Which chargers need a technician first, with the reasons: over the last
+    `days` days (default 7), of one property or all the user's."""
+    try:
+        days = int(request.GET.get("days") or HEALTH_DAYS)
+        property_id = int(request.GET["property"]) if request.GET.get("property") else None
+    except ValueError:
+        return HttpResponseBadRequest("days and property are numbers")
+    if not 1 <= days <= MAX_HEALTH_DAYS:
+        return HttpResponseBadRequest(f"days: from 1 to {MAX_HEALTH_DAYS}")
+    now = timezone.now()
+    try:
+        ranked = health_scores(
+            user=request.user,
+            start=now - timedelta(days=days),
+            end=now,
+            now=now,
+            property_id=property_id,
+        )
+    except NotFound:
+        raise Http404("No such property.") from None
+    properties = Property.objects.visible_to(request.user).order_by("name", "pk")
+    return render(
+        request,
+        "monitoring/reports/health.html",
+        {"ranked": ranked, "days": days, "property_id": property_id, "properties": properties},
+    )
 
 
 @require_GET

@@ -329,3 +329,21 @@ def test_outages_are_listed_in_local_time(week) -> None:
         "0.0",
         "offline",
     ]
+
+
+def test_health_ranking_page_shows_own_chargers_worst_first(client, manager_a, manager_b, org_a):
+    prop = factories.PropertyFactory(organization=org_a, name="Elm Court")
+    factories.ChargerFactory(zone__property=prop, charge_point_id="ELM-OK", channel_name="c")
+    down = factories.ChargerFactory(zone__property=prop, charge_point_id="ELM-DOWN")
+    factories.ConnectorFactory(charger=down, status="faulted")
+    client.force_login(manager_a)
+    page = client.get(reverse("monitoring:health_ranking"), {"property": prop.pk})
+    assert page.status_code == 200
+    assert [h.charge_point_id for h in page.context["ranked"]] == ["ELM-DOWN", "ELM-OK"]
+    assert "offline now; a connector is faulted now" in page.text
+    client.force_login(manager_b)
+    assert (
+        client.get(reverse("monitoring:health_ranking"), {"property": prop.pk}).status_code == 404
+    )
+    assert "ELM-DOWN" not in client.get(reverse("monitoring:health_ranking")).text
+    assert client.get(reverse("monitoring:health_ranking"), {"days": "x"}).status_code == 400
