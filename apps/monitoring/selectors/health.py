@@ -521,7 +521,9 @@ def health_for_chargers(
             | Q(state=ChargingSession.State.ACTIVE, started_at__lt=start)
         )
         .order_by("started_at", "pk")
-        .values("pk", "charger_id", "connector_id", "started_at", "state", "energy_wh")
+        .values(
+            "pk", "charger_id", "connector_id", "started_at", "stopped_at", "state", "energy_wh"
+        )
     ):
         sessions[row["charger_id"]].append(dict(row))
     session_ids = [row["pk"] for rows in sessions.values() for row in rows]
@@ -560,7 +562,9 @@ def health_for_chargers(
         in_window = [s for s in charger_sessions if s["started_at"] >= start]
         plug_attempts, plug_failures = scoring.start_outcomes(
             status_rows=[r for r in rows if r[0] is not None],
-            session_starts=[(s["connector_id"], s["started_at"]) for s in in_window],
+            sessions=[
+                (s["connector_id"], s["started_at"], s["stopped_at"]) for s in charger_sessions
+            ],
             now=min(now, end),
             initial=connector_initial,
         )

@@ -146,17 +146,19 @@ def fault_count(
 def start_outcomes(
     *,
     status_rows: Sequence[tuple[object, datetime, str]],
-    session_starts: Iterable[tuple[object, datetime]],
+    sessions: Iterable[tuple[object, datetime, datetime | None]],
     now: datetime,
     initial: dict[object, str] | None = None,
 ) -> tuple[int, int]:
     """(attempts, failures) of plug-in/authorize starts. An attempt is a connector
-    entering Preparing/Occupied; it succeeded if the connector went on to deliver
-    or a session started on it between entering and leaving that state. An attempt
-    still open (no later status) is not judged until 15 minutes have passed."""
-    starts_by_key: dict[object, list[datetime]] = {}
-    for key, at in session_starts:
-        starts_by_key.setdefault(key, []).append(at)
+    entering Preparing/Occupied; it succeeded if the connector went on to deliver or
+    a session (connector key, started, stopped or None) ran on it while it was in
+    that state — 2.0.1 stations may start the transaction at authorization, before
+    the cable is in. An attempt still open (no later status) is judged only after
+    15 minutes."""
+    spans_by_key: dict[object, list[tuple[datetime, datetime | None]]] = {}
+    for key, started, stopped in sessions:
+        spans_by_key.setdefault(key, []).append((started, stopped))
     last = dict(initial or {})
     open_since: dict[object, datetime] = {}
     attempts = failures = 0
@@ -164,11 +166,12 @@ def start_outcomes(
     def judge(key: object, entered: datetime, left: datetime, delivered: bool) -> None:
         nonlocal attempts, failures
         attempts += 1
-        started = any(
-            entered - START_MATCH_SLACK <= at <= left + START_MATCH_SLACK
-            for at in starts_by_key.get(key, [])
+        ran = any(
+            started <= left + START_MATCH_SLACK
+            and (stopped is None or stopped >= entered - START_MATCH_SLACK)
+            for started, stopped in spans_by_key.get(key, [])
         )
-        if not (delivered or started):
+        if not (delivered or ran):
             failures += 1
 
     for key, at, status in status_rows:

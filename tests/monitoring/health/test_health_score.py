@@ -149,10 +149,20 @@ def test_start_outcomes_match_sessions_to_plug_ins() -> None:
         ("c1", ago(hours=3) + timedelta(minutes=2), "available"),  # session matched
         ("c1", ago(hours=2), "preparing"),
         ("c1", ago(hours=2) + timedelta(minutes=2), "available"),  # nothing: failed
+        # 2.0.1: authorized (transaction started) ten minutes before the cable went in.
+        ("c2", ago(hours=1), "occupied"),
+        ("c2", ago(minutes=20), "available"),
         ("c1", ago(minutes=5), "preparing"),  # still open, too young to judge
     ]
-    starts = [("c1", ago(hours=3) + timedelta(minutes=1))]
-    assert start_outcomes(status_rows=rows, session_starts=starts, now=NOW) == (2, 1)
+    sessions = [
+        (
+            "c1",
+            ago(hours=3) + timedelta(minutes=1),
+            ago(hours=3) + timedelta(minutes=1, seconds=30),
+        ),
+        ("c2", ago(hours=1, minutes=10), ago(minutes=21)),
+    ]
+    assert start_outcomes(status_rows=rows, sessions=sessions, now=NOW) == (3, 1)
 
 
 def test_remote_start_outcomes() -> None:
