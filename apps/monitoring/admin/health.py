@@ -69,6 +69,7 @@ class OutageExclusionAdmin(TenantModelAdmin):
         "connector",
         "starts_at",
         "ends_at",
+        "minutes",
         "created_by",
     )
     list_select_related = ("property", "charger", "connector__charger", "created_by")
@@ -76,6 +77,10 @@ class OutageExclusionAdmin(TenantModelAdmin):
     search_fields = ("evidence", "charger__charge_point_id")
     date_hierarchy = "starts_at"
     fields = ("property", "charger", "connector", "cause", "starts_at", "ends_at", "evidence")
+
+    @admin.display(description="minutes")
+    def minutes(self, obj: OutageExclusion) -> str:
+        return f"{(obj.ends_at - obj.starts_at).total_seconds() / 60:,.0f}"
 
     def save_model(
         self, request: HttpRequest, obj: OutageExclusion, form: Any, change: bool

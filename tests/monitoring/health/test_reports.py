@@ -347,3 +347,15 @@ def test_health_ranking_page_shows_own_chargers_worst_first(client, manager_a, m
     )
     assert "ELM-DOWN" not in client.get(reverse("monitoring:health_ranking")).text
     assert client.get(reverse("monitoring:health_ranking"), {"days": "x"}).status_code == 400
+
+
+def test_report_tasks_are_scheduled_and_registered() -> None:
+    from django.conf import settings
+
+    from config.celery import app
+
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"monitoring.reports_send_daily", "monitoring.reports_send_weekly"} <= scheduled
+    app.loader.import_default_modules()
+    assert "monitoring.reports_send_daily" in app.tasks
+    assert "monitoring.reports_send_weekly" in app.tasks
