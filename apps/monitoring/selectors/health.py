@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -163,6 +163,8 @@ class UptimeReport:
     connectors: list[ConnectorUptime]
     total: Uptime
     policies: dict[int, PolicyView]
+    # With `slices`: all ports' uptime within each slice (hours or days of a report).
+    slices: list[Uptime] = field(default_factory=list)
 
     def by_property(self) -> list[tuple[int, str, Uptime]]:
         """Each property's ports together, by name."""
@@ -207,12 +209,18 @@ def _chargers_with_history_state(chargers: QuerySet[Charger], start: datetime) -
 
 
 def uptime_for_chargers(
-    *, chargers: QuerySet[Charger], start: datetime, end: datetime, now: datetime
+    *,
+    chargers: QuerySet[Charger],
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    slices: Sequence[Interval] = (),
 ) -> UptimeReport:
     """Uptime (NEVI and plain) of every connector of `chargers` over [start, end),
     from the stored status history, connection events and documented exclusions.
     The period ends at `now` at the latest, and starts no earlier than the
-    charger's registration."""
+    charger's registration. With `slices` (parts of the period), also the ports'
+    uptime within each, from the same reads."""
     end = min(end, now)
     loaded = _chargers_with_history_state(chargers, start)
     ids = [c.pk for c in loaded]
@@ -258,6 +266,7 @@ def uptime_for_chargers(
         connectors_by_charger[connector.charger_id].append(connector)
 
     rows: list[ConnectorUptime] = []
+    slice_parts: list[list[Uptime]] = [[] for _ in slices]
     for charger in loaded:
         prop = properties[charger.zone.property_id]
         policy = policies[prop.pk]
@@ -306,12 +315,17 @@ def uptime_for_chargers(
                 and e.charger_id in (None, charger.pk)
                 and e.connector_id in (None, connector.pk)
             ]
-            uptime = uptime_compute(
-                start=in_service,
-                end=end,
-                down={"connector": own_down, "charger": whole_down, "offline": offline},
-                excluded=excluded,
-            )
+            down = {"connector": own_down, "charger": whole_down, "offline": offline}
+            uptime = uptime_compute(start=in_service, end=end, down=down, excluded=excluded)
+            for parts, (slice_start, slice_end) in zip(slice_parts, slices, strict=True):
+                parts.append(
+                    uptime_compute(
+                        start=max(slice_start, in_service),
+                        end=min(slice_end, end),
+                        down=down,
+                        excluded=excluded,
+                    )
+                )
             rows.append(
                 ConnectorUptime(
                     charger_id=charger.pk,
@@ -333,6 +347,7 @@ def uptime_for_chargers(
         connectors=rows,
         total=uptime_sum(r.uptime for r in rows),
         policies=policies,
+        slices=[uptime_sum(parts) for parts in slice_parts],
     )
 
 

@@ -156,6 +156,7 @@ class Bucket:
     label: str
     sessions: int
     energy_wh: int
+    uptime: Uptime
 
     @property
     def energy_kwh(self) -> float:
@@ -212,7 +213,14 @@ def report_build(*, property: Property, period: ReportPeriod, now: datetime) -> 
     """Every figure of one property's report for one period."""
     tz = ZoneInfo(property.time_zone)
     chargers = Charger.objects.filter(zone__property=property)
-    uptime = uptime_for_chargers(chargers=chargers, start=period.start, end=period.end, now=now)
+    slices = _bucket_spans(period, tz)
+    uptime = uptime_for_chargers(
+        chargers=chargers,
+        start=period.start,
+        end=period.end,
+        now=now,
+        slices=[(s, e) for _, s, e in slices],
+    )
     health = health_for_chargers(chargers=chargers, start=period.start, end=period.end, now=now)
     sessions = list(
         ChargingSession.objects.filter(
@@ -224,22 +232,15 @@ def report_build(*, property: Property, period: ReportPeriod, now: datetime) -> 
         .values_list("charger_id", "started_at", "energy_wh")
     )
     per_charger: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    bucket_of: dict[str, list[int]] = {}
-    labels = (
-        [f"{h:02d}:00" for h in range(24)]
-        if period.frequency == Frequency.DAILY
-        else [f"{d:%a %d}" for d in period.days]
-    )
-    for label in labels:
-        bucket_of[label] = [0, 0]
+    per_bucket = [[0, 0] for _ in slices]
     for charger_id, started_at, energy_wh in sessions:
-        local = started_at.astimezone(tz)
-        label = f"{local.hour:02d}:00" if period.frequency == Frequency.DAILY else f"{local:%a %d}"
         per_charger[charger_id][0] += 1
         per_charger[charger_id][1] += energy_wh or 0
-        if label in bucket_of:
-            bucket_of[label][0] += 1
-            bucket_of[label][1] += energy_wh or 0
+        for index, (_, span_start, span_end) in enumerate(slices):
+            if span_start <= started_at < span_end:
+                per_bucket[index][0] += 1
+                per_bucket[index][1] += energy_wh or 0
+                break
 
     uptime_by_charger = {cp: total for cp, total in uptime.by_charger()}
     lines = [
@@ -270,7 +271,12 @@ def report_build(*, property: Property, period: ReportPeriod, now: datetime) -> 
         sessions_without_reading=sum(1 for _, _, e in sessions if e is None),
         revenue=revenue_for(property=property, start=period.start, end=period.end),
         chargers=lines,
-        buckets=[Bucket(label, s, e) for label, (s, e) in bucket_of.items()],
+        buckets=[
+            Bucket(label, count, energy, uptime.slices[index])
+            for index, ((label, _, _), (count, energy)) in enumerate(
+                zip(slices, per_bucket, strict=True)
+            )
+        ],
         problems=[h for h in health if h.score.score < 100][:TOP_PROBLEMS],
         outages=[
             OutageLine(row.charge_point_id, row.connector_id, outage)
@@ -278,6 +284,28 @@ def report_build(*, property: Property, period: ReportPeriod, now: datetime) -> 
             for outage in row.uptime.outages
         ],
     )
+
+
+def _bucket_spans(period: ReportPeriod, tz: ZoneInfo) -> list[tuple[str, datetime, datetime]]:
+    """The chart's bars: each hour of a daily report (23 or 25 on the days the clocks
+    change), each local day of a weekly one."""
+    if period.frequency == Frequency.DAILY:
+        spans = []
+        at = period.start
+        while at < period.end:
+            spans.append((f"{at.astimezone(tz):%H:00}", at, at + timedelta(hours=1)))
+            at += timedelta(hours=1)
+        return spans
+    return [
+        (
+            f"{day:%a %d}",
+            datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(UTC),
+            datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz).astimezone(
+                UTC
+            ),
+        )
+        for day in period.days
+    ]
 
 
 def report_for_user(
@@ -365,10 +393,24 @@ def report_csv(report: PropertyReport) -> str:
         )
     writer.writerow([])
     writer.writerow(
-        ["Hour" if report.period.frequency == Frequency.DAILY else "Day", "Sessions", "Energy kWh"]
+        [
+            "Hour" if report.period.frequency == Frequency.DAILY else "Day",
+            "Sessions",
+            "Energy kWh",
+            "NEVI uptime %",
+            "Plain uptime %",
+        ]
     )
     for bucket in report.buckets:
-        writer.writerow([bucket.label, bucket.sessions, f"{bucket.energy_wh / 1000:.3f}"])
+        writer.writerow(
+            [
+                bucket.label,
+                bucket.sessions,
+                f"{bucket.energy_wh / 1000:.3f}",
+                f"{bucket.uptime.nevi_percent:.3f}",
+                f"{bucket.uptime.plain_percent:.3f}",
+            ]
+        )
     writer.writerow([])
     writer.writerow(
         [
@@ -470,7 +512,15 @@ def report_pdf(report: PropertyReport) -> bytes:
     chart.valueAxis.labels.fontSize = 7
     chart.bars[0].fillColor = colors.HexColor("#2f7ed8")
     drawing.add(chart)
-    story += [drawing, Spacer(1, 4 * mm), Paragraph("Chargers", styles["Heading3"])]
+    story.append(drawing)
+    per_bucket: list[list[object]] = [
+        ["Day", *(b.label for b in report.buckets)],
+        ["Sessions", *(b.sessions for b in report.buckets)],
+        ["NEVI %", *(f"{b.uptime.nevi_percent:.1f}" for b in report.buckets)],
+    ]
+    if report.period.frequency != Frequency.DAILY:  # 24 hour columns do not fit a page
+        story.append(Table(per_bucket, style=grid))
+    story += [Spacer(1, 4 * mm), Paragraph("Chargers", styles["Heading3"])]
     rows: list[list[object]] = [
         ["Charger", "NEVI %", "Plain %", "Outage min", "Faults", "Sessions", "kWh", "Score"]
     ]

@@ -28,7 +28,7 @@ Overlapping causes count once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -238,7 +238,7 @@ def uptime_compute(
     *,
     start: datetime,
     end: datetime,
-    down: dict[str, Iterable[Interval]],
+    down: Mapping[str, Iterable[Interval]],
     excluded: Iterable[Interval],
 ) -> Uptime:
     """A port's uptime over [start, end). `down` maps a reason ("faulted",

@@ -76,6 +76,17 @@ def test_weekly_report_figures(week) -> None:
         ("Thu 18", 1, 0),
     ]
     assert len(report.buckets) == 7
+    # Uptime per day: Monday 15 has 2,880 port-minutes, 210 out, 120 excluded;
+    # Saturday 20 has 60 out (two 30-minute disconnects); the other days none.
+    monday, saturday = report.buckets[0].uptime, report.buckets[5].uptime
+    assert (monday.period_minutes, monday.outage_minutes, monday.excluded_minutes) == (
+        2_880,
+        210,
+        120,
+    )
+    assert monday.nevi_percent == pytest.approx((2_880 - 90) / 2_880 * 100)
+    assert saturday.plain_percent == pytest.approx((2_880 - 60) / 2_880 * 100)
+    assert [b.uptime.outage_minutes for b in report.buckets] == [210, 0, 0, 0, 0, 60, 0]
     (line,) = report.chargers
     assert (line.charge_point_id, line.sessions, line.energy_wh, line.faults) == (
         "MAPLE-1",
@@ -114,6 +125,7 @@ def test_renderings_carry_the_numbers(week) -> None:
     assert "revenue: not available" in html
     assert "<script" not in html and "<img" not in html
     assert 'width="100%" bgcolor="#2f7ed8"' in html  # the biggest bar: Tue 16
+    assert "96.9% up" in html  # Monday 15, under the 97% target
     text = reports.report_text(report)
     assert "NEVI uptime:   99.26%" in text
     assert "Revenue:       not available" in text
@@ -158,9 +170,10 @@ def test_csv_rows(week) -> None:
     assert charger["Outage minutes"] == "270.0"
     assert charger["Sessions"] == "3"
     assert charger["Energy kWh"] == "15.000"
-    first_day = rows.index(["Day", "Sessions", "Energy kWh"]) + 1
+    first_day = rows.index(["Day", "Sessions", "Energy kWh", "NEVI uptime %", "Plain uptime %"]) + 1
     days = {r[0]: r[1:] for r in rows[first_day : first_day + 7]}
-    assert days["Tue 16"] == ["2", "15.000"]
+    assert days["Tue 16"] == ["2", "15.000", "100.000", "100.000"]
+    assert days["Mon 15"] == ["0", "0.000", "96.875", "92.708"]
 
 
 # --- pages -----------------------------------------------------------------------------
@@ -359,3 +372,13 @@ def test_report_tasks_are_scheduled_and_registered() -> None:
     app.loader.import_default_modules()
     assert "monitoring.reports_send_daily" in app.tasks
     assert "monitoring.reports_send_weekly" in app.tasks
+
+
+def test_daily_report_has_an_hour_per_bar_even_when_clocks_change(june) -> None:
+    # 1 November 2026: Chicago falls back, the day has 25 hours.
+    chicago = ZoneInfo("America/Chicago")
+    period = reports.report_period(frequency="daily", tz=chicago, day=date(2026, 11, 1))
+    report = reports.report_build(property=june.property, period=period, now=at(2, 12, month=11))
+    assert len(report.buckets) == 25
+    assert [b.label for b in report.buckets[:3]] == ["00:00", "01:00", "01:00"]
+    assert report.uptime.period_minutes == 2 * 25 * 60
