@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -28,6 +29,12 @@ from apps.chargers.models import (
     SessionEvent,
     StatusChange,
 )
+from apps.monitoring.models import (
+    OutageExclusion,
+    ReportDelivery,
+    ReportSubscription,
+    UptimePolicy,
+)
 from apps.sites.models import Circuit, Membership, Organization, Property, Zone
 from apps.sites.tenancy import organization_id_of
 from tests import factories
@@ -37,6 +44,26 @@ pytestmark = pytest.mark.django_db
 
 def _charger(org: Organization) -> Charger:
     return factories.ChargerFactory(zone__property__organization=org)
+
+
+def _outage_exclusion(org: Organization) -> OutageExclusion:
+    connector = factories.ConnectorFactory(charger=_charger(org))
+    return OutageExclusion.objects.create(
+        property=connector.charger.zone.property,
+        charger=connector.charger,
+        connector=connector,
+        cause="utility_interruption",
+        starts_at=timezone.now() - timedelta(hours=2),
+        ends_at=timezone.now() - timedelta(hours=1),
+    )
+
+
+def _report_subscription(org: Organization) -> ReportSubscription:
+    return ReportSubscription.objects.create(
+        property=factories.PropertyFactory(organization=org),
+        frequency="weekly",
+        recipients="ops@example.com",
+    )
 
 
 BUILDERS: dict[type[models.Model], Callable[[Organization], models.Model]] = {
@@ -72,6 +99,18 @@ BUILDERS: dict[type[models.Model], Callable[[Organization], models.Model]] = {
     CommandLog: lambda org: CommandLog.objects.create(
         charger=_charger(org), command="reset", source=CommandLog.Source.API
     ),
+    UptimePolicy: lambda org: UptimePolicy.objects.create(
+        organization=org, property=factories.PropertyFactory(organization=org)
+    ),
+    OutageExclusion: _outage_exclusion,
+    ReportSubscription: _report_subscription,
+    ReportDelivery: lambda org: ReportDelivery.objects.create(
+        subscription=_report_subscription(org),
+        period_start=timezone.now(),
+        period_end=timezone.now(),
+        recipients="ops@example.com",
+        sent_at=timezone.now(),
+    ),
 }
 MODELS = list(BUILDERS)
 # Rows a property manager may add and delete: organizations are created and removed
@@ -86,6 +125,7 @@ READ_ONLY = {
     MeterSample,
     ChargerEvent,
     CommandLog,
+    ReportDelivery,
 }
 
 

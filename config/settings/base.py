@@ -129,6 +129,12 @@ CELERY_TIMEZONE = "UTC"
 # seconds (or a timedelta / celery schedule).
 CELERY_BEAT_SCHEDULE = {
     "chargers.presence-sweep": {"task": "chargers.charger_presence_sweep", "schedule": 60.0},
+    # Hourly: each property's report goes out after 06:00 its local time, once per period.
+    "monitoring.reports-send-daily": {"task": "monitoring.reports_send_daily", "schedule": 3600.0},
+    "monitoring.reports-send-weekly": {
+        "task": "monitoring.reports_send_weekly",
+        "schedule": 3600.0,
+    },
 }
 
 # --- auth -----------------------------------------------------------------

@@ -1,0 +1,136 @@
+"""Property report pages: the report in the browser, and as PDF or CSV downloads.
+Signed-in users reach only the properties of their organizations; any other
+property is a 404, as if it did not exist."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
+
+from apps.monitoring.models import ReportSubscription
+from apps.monitoring.selectors.health import health_scores
+from apps.monitoring.services import reports
+from apps.sites.exceptions import NotFound
+from apps.sites.models import Property
+
+HEALTH_DAYS = 7
+MAX_HEALTH_DAYS = 90
+
+
+class BadPeriod(ValueError):
+    pass
+
+
+def _period_params(request: HttpRequest) -> tuple[str, date | None]:
+    frequency = request.GET.get("frequency") or ReportSubscription.Frequency.WEEKLY
+    if frequency not in ReportSubscription.Frequency.values:
+        raise BadPeriod("frequency must be daily or weekly")
+    raw = request.GET.get("date") or ""
+    try:
+        day = date.fromisoformat(raw) if raw else None
+    except ValueError:
+        raise BadPeriod("date must look like 2026-06-15") from None
+    return frequency, day
+
+
+def _report(request: HttpRequest, property_id: int) -> reports.PropertyReport:
+    frequency, day = _period_params(request)
+    try:
+        return reports.report_for_user(
+            user=request.user,
+            property_id=property_id,
+            frequency=frequency,
+            day=day,
+            now=timezone.now(),
+        )
+    except NotFound:
+        raise Http404("No such property.") from None
+
+
+@require_GET
+@login_required
+def report_index(request: HttpRequest) -> HttpResponse:
+    properties = (
+        Property.objects.visible_to(request.user)
+        .select_related("organization")
+        .order_by("organization__name", "name", "pk")
+    )
+    return render(request, "monitoring/reports/index.html", {"properties": properties})
+
+
+@require_GET
+@login_required
+def health_ranking(request: HttpRequest) -> HttpResponse:
+    """Which chargers need a technician first, with the reasons: over the last
+    `days` days (default 7), of one property or all the user's."""
+    try:
+        days = int(request.GET.get("days") or HEALTH_DAYS)
+        property_id = int(request.GET["property"]) if request.GET.get("property") else None
+    except ValueError:
+        return HttpResponseBadRequest("days and property are numbers")
+    if not 1 <= days <= MAX_HEALTH_DAYS:
+        return HttpResponseBadRequest(f"days: from 1 to {MAX_HEALTH_DAYS}")
+    now = timezone.now()
+    try:
+        ranked = health_scores(
+            user=request.user,
+            start=now - timedelta(days=days),
+            end=now,
+            now=now,
+            property_id=property_id,
+        )
+    except NotFound:
+        raise Http404("No such property.") from None
+    properties = Property.objects.visible_to(request.user).order_by("name", "pk")
+    return render(
+        request,
+        "monitoring/reports/health.html",
+        {"ranked": ranked, "days": days, "property_id": property_id, "properties": properties},
+    )
+
+
+@require_GET
+@login_required
+def report_detail(request: HttpRequest, property_id: int) -> HttpResponse:
+    try:
+        report = _report(request, property_id)
+    except BadPeriod as exc:
+        return HttpResponseBadRequest(str(exc))
+    query = urlencode(
+        {"frequency": report.period.frequency, "date": report.period.first_day.isoformat()}
+    )
+    return render(request, "monitoring/reports/detail.html", {"report": report, "query": query})
+
+
+@require_GET
+@login_required
+def report_pdf(request: HttpRequest, property_id: int) -> HttpResponse:
+    try:
+        report = _report(request, property_id)
+    except BadPeriod as exc:
+        return HttpResponseBadRequest(str(exc))
+    response = HttpResponse(reports.report_pdf(report), content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{reports.report_filename(report, "pdf")}"'
+    )
+    return response
+
+
+@require_GET
+@login_required
+def report_csv(request: HttpRequest, property_id: int) -> HttpResponse:
+    try:
+        report = _report(request, property_id)
+    except BadPeriod as exc:
+        return HttpResponseBadRequest(str(exc))
+    response = HttpResponse(reports.report_csv(report), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{reports.report_filename(report, "csv")}"'
+    )
+    return response
