@@ -209,10 +209,8 @@ def webhook_subscription_create(
         event_types=_clean_event_types(event_types),
         is_active=is_active,
         secret=secret,
+        created_by_id=getattr(actor, "pk", None),
     )
-    if getattr(actor, "pk", None) is not None:
-        WebhookSubscription.objects.filter(pk=subscription.pk).update(created_by_id=actor.pk)
-        subscription.created_by_id = actor.pk
     subscription.properties.set(_clean_properties(organization, property_ids))
     # Events are collected from the moment the first subscription exists: start the
     # cursors now rather than replay what happened before.
