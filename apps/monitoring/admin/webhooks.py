@@ -28,6 +28,12 @@ TEST_SEND_MAX = 10
 
 
 class WebhookSubscriptionForm(TenantModelForm):
+    url = forms.URLField(
+        max_length=2000,
+        assume_scheme="https",
+        label="URL",
+        help_text=WebhookSubscription._meta.get_field("url").help_text,
+    )
     event_types = forms.MultipleChoiceField(
         choices=[(t.value, t.label) for t in SUBSCRIBABLE_EVENT_TYPES],
         widget=forms.CheckboxSelectMultiple,
