@@ -395,7 +395,7 @@ def _max_pk(queryset: Any) -> int:
 
 
 def _new_rows(queryset: Any, cursor: WebhookCursor, cutoff: datetime, at_field: str) -> Any:
-    return queryset.filter(pk__gt=cursor.last_id, **{f"{at_field}__lt": cutoff})
+    return queryset.filter(pk__gt=cursor.last_id, **{f"{at_field}__lte": cutoff})
 
 
 def _advance(

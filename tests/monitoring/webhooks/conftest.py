@@ -29,7 +29,12 @@ TOLERANCE_S = 300
 
 
 def verify_signature(
-    *, header: str, body: bytes, secret: str, now: float | None = None, tolerance_s: int = TOLERANCE_S
+    *,
+    header: str,
+    body: bytes,
+    secret: str,
+    now: float | None = None,
+    tolerance_s: int = TOLERANCE_S,
 ) -> bool:
     """The receiver's check, as in docs/webhooks.md: a v1 signature made with our
     secret over "<t>.<body>", and t within the tolerance (no replays)."""
@@ -94,9 +99,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 secret=receiver.secret,
             )
             with receiver.lock:
-                receiver.requests.append(
-                    Received(self.path, dict(self.headers.items()), body, ok)
-                )
+                receiver.requests.append(Received(self.path, dict(self.headers.items()), body, ok))
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
             self.send_response(status)
             if 300 <= status < 400:
@@ -139,9 +142,24 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(  # noqa: S603 -- fixed arguments
         [  # noqa: S607 -- openssl from PATH
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-            "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", str(key),
-            "-out", str(cert), "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
         ],
         check=True,
         capture_output=True,

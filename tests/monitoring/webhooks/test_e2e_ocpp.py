@@ -115,9 +115,12 @@ def test_real_charger_events_reach_the_receiver_once_each_signed(ocpp_server, ch
     started = receiver.by_type("session.started")[0].json["data"]["session"]
     assert started["id"] == stopped["id"] and started["state"] == "active"
     assert receiver.by_type("charger.offline")[0].json["data"]["reason"] == "Disconnected"
-    assert WebhookDelivery.objects.filter(
-        subscription=subscription, status=WebhookDelivery.Status.DELIVERED, attempts=1
-    ).count() == 5
+    assert (
+        WebhookDelivery.objects.filter(
+            subscription=subscription, status=WebhookDelivery.Status.DELIVERED, attempts=1
+        ).count()
+        == 5
+    )
 
     # Running the jobs again finds nothing new and sends nothing twice.
     collect_and_send()
@@ -127,9 +130,11 @@ def test_real_charger_events_reach_the_receiver_once_each_signed(ocpp_server, ch
 def test_session_spanning_runs_is_started_then_stopped(ocpp_server, charger, receiver):
     """The collector runs while the session is going on: the start goes out then,
     the stop on a later run (the cursor watches the active session)."""
-    subscribe(receiver, charger.zone.property.organization, event_types=[
-        "session.started", "session.stopped"
-    ])
+    subscribe(
+        receiver,
+        charger.zone.property.organization,
+        event_types=["session.started", "session.stopped"],
+    )
 
     async def start():
         async with station(ocpp_server.url("HOOK-01")) as cp:
