@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from ocpp.v16 import call as c16
+from ocpp.v16 import call as c16  # noqa: TID251 -- a real charge point, as in tests/ocpp_consumer
 
 from apps.monitoring.models import WebhookDelivery
 from apps.monitoring.services import webhooks as services
