@@ -73,6 +73,11 @@ class WebhookSubscriptionCreatedOut(WebhookSubscriptionOut):
         description="The signing secret. Returned only now: store it (rotate to get a new one)."
     )
 
+    @staticmethod
+    def resolve_secret(subscription: WebhookSubscription) -> str:
+        # Set on the row by the create operation, from the service's answer.
+        return str(subscription.new_secret)  # type: ignore[attr-defined]
+
 
 class WebhookSecretOut(Schema):
     secret: str = Field(description="The new signing secret, returned only now.")
@@ -116,7 +121,7 @@ def webhook_subscription_list(request: HttpRequest, page: Query[PageIn]) -> obje
 )
 def webhook_subscription_create(
     request: HttpRequest, payload: WebhookSubscriptionIn
-) -> Status[WebhookSubscriptionCreatedOut]:
+) -> Status[WebhookSubscription]:
     """Subscribe an endpoint to event types. The answer holds the signing secret:
     it is not shown again."""
     subscription, secret = services.webhook_subscription_create(
@@ -128,8 +133,8 @@ def webhook_subscription_create(
         property_ids=payload.property_ids,
         is_active=payload.is_active,
     )
-    out = WebhookSubscriptionOut.from_orm(subscription).model_dump()
-    return Status(201, WebhookSubscriptionCreatedOut(**out, secret=secret))
+    subscription.new_secret = secret  # type: ignore[attr-defined]
+    return Status(201, subscription)
 
 
 @router.get("/webhooks/{subscription_id}", response={200: WebhookSubscriptionOut, **_ONE})
