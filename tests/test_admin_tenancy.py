@@ -28,6 +28,7 @@ from apps.chargers.models import (
     SessionEvent,
     StatusChange,
 )
+from apps.monitoring.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from apps.sites.models import Circuit, Membership, Organization, Property, Zone
 from apps.sites.tenancy import organization_id_of
 from tests import factories
@@ -37,6 +38,28 @@ pytestmark = pytest.mark.django_db
 
 def _charger(org: Organization) -> Charger:
     return factories.ChargerFactory(zone__property__organization=org)
+
+
+def _webhook(org: Organization) -> WebhookSubscription:
+    return WebhookSubscription.objects.create(
+        organization=org,
+        name="Hook",
+        url="https://hooks.example.com/x",
+        event_types=["charger.offline"],
+        secret=f"whsec_{org.slug}",
+    )
+
+
+def _webhook_delivery(org: Organization) -> WebhookDelivery:
+    event = WebhookEvent.objects.create(
+        event_id=f"evt_test_{org.slug}_{WebhookEvent.objects.count()}",
+        organization=org,
+        type="webhook.test",
+        occurred_at=timezone.now(),
+    )
+    return WebhookDelivery.objects.create(
+        subscription=_webhook(org), event=event, next_attempt_at=timezone.now()
+    )
 
 
 BUILDERS: dict[type[models.Model], Callable[[Organization], models.Model]] = {
@@ -72,6 +95,8 @@ BUILDERS: dict[type[models.Model], Callable[[Organization], models.Model]] = {
     CommandLog: lambda org: CommandLog.objects.create(
         charger=_charger(org), command="reset", source=CommandLog.Source.API
     ),
+    WebhookSubscription: _webhook,
+    WebhookDelivery: _webhook_delivery,
 }
 MODELS = list(BUILDERS)
 # Rows a property manager may add and delete: organizations are created and removed
@@ -86,6 +111,7 @@ READ_ONLY = {
     MeterSample,
     ChargerEvent,
     CommandLog,
+    WebhookDelivery,
 }
 
 
