@@ -14,6 +14,7 @@ from django.utils import timezone
 from apps.chargers.models import ChargerEvent
 from apps.monitoring.models import WebhookDelivery, WebhookSubscription
 from apps.monitoring.services import webhooks as services
+from apps.monitoring.services.webhooks import deliver
 from apps.sites.models import Membership
 from tests import factories
 from tests.monitoring.webhooks.conftest import subscribe
@@ -176,11 +177,11 @@ def test_a_taken_delivery_is_not_taken_twice(receiver, org_a, charger):
     until the lease is over (a worker that died mid-send is retried then)."""
     delivery = one_pending(receiver, org_a, charger)
     now = timezone.now()
-    taken = services._claim_next(now)
+    taken = deliver._claim_next(now)
     assert taken is not None and taken.pk == delivery.pk
-    assert services._claim_next(now) is None
+    assert deliver._claim_next(now) is None
     later = now + timedelta(seconds=services.SEND_LEASE_S + 1)
-    assert services._claim_next(later).pk == delivery.pk
+    assert deliver._claim_next(later).pk == delivery.pk
 
 
 def test_deliveries_record_headers_and_body(receiver, org_a, charger):
