@@ -216,3 +216,26 @@ def test_no_active_subscription_no_work(org_a, charger):
     charger_services.charger_disconnected(charger=charger, channel_name="", at=timezone.now())
     assert collect().events == 0
     assert not WebhookCursor.objects.exists()
+
+
+def test_a_subscription_activated_later_gets_no_stale_history(receiver, org_a, charger):
+    """While no subscription is active nothing is collected; activating one starts
+    from then, not from where the cursors stopped."""
+    subscription = subscribe(receiver, org_a)
+    collect()
+    services.webhook_subscription_update(
+        actor=factories.UserFactory(is_superuser=True),
+        subscription_id=subscription.pk,
+        is_active=False,
+    )
+    charger_services.charger_disconnected(charger=charger, channel_name="", at=timezone.now())
+    collect()
+    assert not WebhookCursor.objects.exists()
+    services.webhook_subscription_update(
+        actor=factories.UserFactory(is_superuser=True),
+        subscription_id=subscription.pk,
+        is_active=True,
+    )
+    assert collect().events == 0
+    charger_services.charger_disconnected(charger=charger, channel_name="", at=timezone.now())
+    assert collect().events == 1

@@ -436,6 +436,10 @@ def webhook_events_collect(
     now = now or timezone.now()
     result = CollectResult()
     if not WebhookSubscription.objects.filter(is_active=True).exists():
+        # Nobody listens: forget the cursors, so that a subscription activated
+        # later starts from its activation, not from a backlog of stale history.
+        if WebhookCursor.objects.exists():
+            WebhookCursor.objects.all().delete()
         return result
     _cursors_start(now=now)
     subscriptions = _subscriptions_by_org()

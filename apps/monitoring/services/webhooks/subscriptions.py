@@ -156,6 +156,7 @@ def webhook_subscription_update(
     if is_active is not _UNSET:
         if is_active and not subscription.is_active:
             subscription.disabled_reason, subscription.disabled_at = "", None
+            _cursors_start(now=timezone.now())
         subscription.is_active = is_active
     subscription.save()
     if property_ids is not _UNSET:
