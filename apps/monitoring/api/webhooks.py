@@ -1,5 +1,6 @@
 """Webhook subscriptions through the API: list, create (the secret is returned once),
-read, change, delete, rotate the secret, list deliveries, send a test event.
+read, change, delete, rotate the secret, list and retry deliveries, send a test
+event.
 Everything is scoped to the token user's organizations; another organization's
 subscription is a 404, like a missing one. Payloads: docs/webhooks.md."""
 
@@ -198,6 +199,18 @@ def webhook_delivery_list(
         status=status,
         offset=page.offset,
         limit=page.limit,
+    )
+
+
+@router.post(
+    "/webhooks/{subscription_id}/deliveries/{delivery_id}/retry",
+    response={200: WebhookDeliveryOut, **error_responses(401, 403, 404, 422)},
+)
+def webhook_delivery_retry(request: HttpRequest, subscription_id: int, delivery_id: int) -> object:
+    """Send a failed (or waiting) delivery again now, one attempt, and answer with the
+    outcome. Refused for a delivered one and while the subscription is inactive."""
+    return services.webhook_delivery_retry(
+        actor=request.user, subscription_id=subscription_id, delivery_id=delivery_id
     )
 
 

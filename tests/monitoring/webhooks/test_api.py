@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from apps.monitoring.models import WebhookDelivery, WebhookSubscription
+from apps.monitoring.services import webhooks as services
 from apps.sites.models import Membership
 from apps.sites.services import api_token_create
 from tests import factories
@@ -189,3 +190,31 @@ def test_list_shows_own_organizations_only(client, manager_a, org_a, org_b, rece
 
 def test_requires_a_token(client):
     assert client.get(reverse("api:webhook_subscription_list")).status_code == 401
+
+
+def test_retry_a_failed_delivery(client, manager_a, org_a, org_b, receiver):
+    subscription = subscribe(receiver, org_a)
+    receiver.statuses = [500]
+    failed = client.post(
+        reverse("api:webhook_test_send", args=[subscription.pk]), **bearer(manager_a)
+    ).json()
+    assert failed["status"] == "failed" and failed["response_status"] == 500
+    url = reverse("api:webhook_delivery_retry", args=[subscription.pk, failed["id"]])
+    again = client.post(url, **bearer(manager_a))
+    assert again.status_code == 200, again.json()
+    assert again.json()["status"] == "delivered" and again.json()["attempts"] == 2
+    assert client.post(url, **bearer(manager_a)).status_code == 422  # delivered already
+    # Another organization's subscription, or its delivery under ours: not found.
+    theirs = subscribe(receiver, org_b)
+    receiver.statuses = [500]
+    their_delivery = services.webhook_test_send(
+        actor=factories.UserFactory(is_superuser=True), subscription_id=theirs.pk
+    )
+    for args in ([theirs.pk, their_delivery.pk], [subscription.pk, their_delivery.pk]):
+        response = client.post(
+            reverse("api:webhook_delivery_retry", args=args), **bearer(manager_a)
+        )
+        assert response.status_code == 404
+    their_delivery.refresh_from_db()
+    assert their_delivery.status == "failed" and their_delivery.attempts == 1
+    assert len(receiver.requests) == 3

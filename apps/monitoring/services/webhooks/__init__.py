@@ -47,6 +47,7 @@ from apps.monitoring.services.webhooks.signing import webhook_signature
 from apps.monitoring.services.webhooks.subscriptions import (
     MANUAL_RETRY_MAX,
     webhook_deliveries_retry,
+    webhook_delivery_retry,
     webhook_subscription_create,
     webhook_subscription_delete,
     webhook_subscription_rotate_secret,
@@ -64,6 +65,7 @@ __all__ = [
     "webhook_body",
     "webhook_deliveries_retry",
     "webhook_deliveries_send",
+    "webhook_delivery_retry",
     "webhook_events_collect",
     "webhook_events_purge",
     "webhook_retry_delay",

@@ -25,7 +25,7 @@ from apps.monitoring.services.webhooks._common import _lockable
 from apps.monitoring.services.webhooks.collect import _cursors_start
 from apps.monitoring.services.webhooks.deliver import _attempt, _lease
 from apps.monitoring.services.webhooks.signing import _new_secret
-from apps.sites.exceptions import Forbidden, InvalidReference, NotFound
+from apps.sites.exceptions import DomainError, Forbidden, InvalidReference, NotFound
 from apps.sites.models import Organization, Property
 from apps.sites.selectors import row_for_write
 
@@ -242,3 +242,22 @@ def webhook_deliveries_retry(
         _attempt(delivery, automatic=False)
         attempted.append(delivery)
     return attempted
+
+
+def webhook_delivery_retry(
+    *, actor: AnyUser, subscription_id: int, delivery_id: int
+) -> WebhookDelivery:
+    """Send one delivery of a subscription again now (one attempt). Returns it with
+    the outcome. A delivered one, or one of an inactive subscription, is refused."""
+    subscription = _subscription_for_write(actor, subscription_id)
+    delivery = WebhookDelivery.objects.filter(subscription=subscription, pk=delivery_id).first()
+    if delivery is None:
+        raise NotFound(f"No such delivery of this subscription: {delivery_id}.")
+    if delivery.status == WebhookDelivery.Status.DELIVERED:
+        raise DomainError("This delivery was delivered already.")
+    if not subscription.is_active:
+        raise DomainError("The subscription is not active: activate it first.")
+    attempted = webhook_deliveries_retry(actor=actor, delivery_ids=[delivery.pk])
+    if not attempted:
+        raise DomainError("The delivery changed meanwhile; reload and try again.")
+    return attempted[0]
