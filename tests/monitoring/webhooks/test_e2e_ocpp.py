@@ -48,7 +48,11 @@ def _status(connector: int, status: str, error: str = "NoError", vendor: str | N
     )
 
 
-def test_real_charger_events_reach_the_receiver_once_each_signed(ocpp_server, charger, receiver):
+def test_real_charger_events_reach_the_receiver_once_each_signed(
+    ocpp_server, charger, tls_receiver
+):
+    """Over HTTPS, with the receiver's certificate verified."""
+    receiver = tls_receiver
     organization = charger.zone.property.organization
     subscription = subscribe(receiver, organization)
 
@@ -94,6 +98,7 @@ def test_real_charger_events_reach_the_receiver_once_each_signed(ocpp_server, ch
     )
     assert all(r.signature_ok for r in receiver.requests)
     assert all(r.path == "/hooks/plugboard" for r in receiver.requests)
+    assert receiver.url.startswith("https://")
     ids = [r.headers["Plugboard-Event-Id"] for r in receiver.requests]
     assert len(set(ids)) == 5
     assert [r.json["id"] for r in receiver.requests] == ids
