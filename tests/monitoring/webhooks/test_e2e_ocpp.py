@@ -10,7 +10,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from ocpp.v16 import call as c16  # noqa: TID251 -- a real charge point, as in tests/ocpp_consumer
+from ocpp.v201 import call as c201  # noqa: TID251 -- the same, OCPP 2.0.1
 
+from apps.chargers.models import Charger
 from apps.monitoring.models import WebhookDelivery
 from apps.monitoring.services import webhooks as services
 from tests import factories
@@ -168,3 +170,74 @@ def test_session_spanning_runs_is_started_then_stopped(ocpp_server, charger, rec
     collect_and_send()
     assert receiver.types() == ["session.started", "session.stopped"]
     assert receiver.requests[1].json["data"]["session"]["energy_wh"] == 4_000
+
+
+def test_ocpp_201_station_events_arrive_the_same_way(ocpp_server, receiver):
+    """The collector reads the domain's rows, whatever the OCPP version: a 2.0.1
+    station's TransactionEvents and StatusNotification give the same events."""
+    charger = factories.ChargerFactory(
+        charge_point_id="HOOK-201", ocpp_version=Charger.OcppVersion.V201
+    )
+    factories.AccessPolicyFactory(zone=charger.zone)
+    subscribe(receiver, charger.zone.property.organization)
+
+    def event(event_type: str, seq_no: int, **extra):
+        return c201.TransactionEvent(
+            event_type=event_type,
+            timestamp=ts(),
+            trigger_reason="CablePluggedIn" if event_type == "Started" else "EVDeparted",
+            seq_no=seq_no,
+            transaction_info={"transaction_id": "TX-9"},
+            **extra,
+        )
+
+    async def talk():
+        async with station(ocpp_server.url("HOOK-201"), "2.0.1") as cp:
+            await cp.call(
+                c201.StatusNotification(
+                    timestamp=ts(), connector_status="Faulted", evse_id=1, connector_id=1
+                ),
+                suppress=False,
+            )
+            await cp.call(
+                event(
+                    "Started",
+                    0,
+                    evse={"id": 1, "connector_id": 1},
+                    meter_value=[
+                        {
+                            "timestamp": ts(),
+                            "sampled_value": [{"value": 500, "context": "Transaction.Begin"}],
+                        }
+                    ],
+                ),
+                suppress=False,
+            )
+            await cp.call(
+                event(
+                    "Ended",
+                    1,
+                    meter_value=[
+                        {
+                            "timestamp": ts(),
+                            "sampled_value": [{"value": 2_500, "context": "Transaction.End"}],
+                        }
+                    ],
+                ),
+                suppress=False,
+            )
+
+    run(talk())
+    collect_and_send()
+    assert sorted(receiver.types()) == sorted(
+        [
+            "charger.online",
+            "connector.faulted",
+            "session.started",
+            "session.stopped",
+            "charger.offline",
+        ]
+    )
+    assert all(r.signature_ok for r in receiver.requests)
+    stopped = receiver.by_type("session.stopped")[0].json["data"]["session"]
+    assert stopped["ocpp_transaction_id"] == "TX-9" and stopped["energy_wh"] == 2_000
