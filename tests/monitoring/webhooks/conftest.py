@@ -23,9 +23,22 @@ import pytest
 from apps.monitoring.models import WebhookSubscription
 from apps.monitoring.services import webhooks as services
 from tests import factories
-from tests.ocpp_consumer.conftest import _daphne, ocpp_server  # noqa: F401
+from tests.ocpp_consumer import conftest as ocpp_conftest
+from tests.ocpp_consumer.conftest import OcppServer, ocpp_server  # noqa: F401
 
 TOLERANCE_S = 300
+
+
+@pytest.fixture(scope="session")
+def _daphne() -> OcppServer:
+    """The OCPP test server of tests/ocpp_consumer, started once per test session:
+    Twisted's reactor cannot run twice, so when that folder's tests started it
+    already, it is reused."""
+    if ocpp_conftest._SERVER is not None:
+        return ocpp_conftest._SERVER
+    start = ocpp_conftest._daphne.__wrapped__  # the fixture's plain function
+    server: OcppServer = start()
+    return server
 
 
 def verify_signature(
