@@ -34,6 +34,9 @@ from apps.monitoring.models import (
     ReportDelivery,
     ReportSubscription,
     UptimePolicy,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
 )
 from apps.sites.models import Circuit, Membership, Organization, Property, Zone
 from apps.sites.tenancy import organization_id_of
@@ -63,6 +66,28 @@ def _report_subscription(org: Organization) -> ReportSubscription:
         property=factories.PropertyFactory(organization=org),
         frequency="weekly",
         recipients="ops@example.com",
+    )
+
+
+def _webhook(org: Organization) -> WebhookSubscription:
+    return WebhookSubscription.objects.create(
+        organization=org,
+        name="Hook",
+        url="https://hooks.example.com/x",
+        event_types=["charger.offline"],
+        secret=f"whsec_{org.slug}",
+    )
+
+
+def _webhook_delivery(org: Organization) -> WebhookDelivery:
+    event = WebhookEvent.objects.create(
+        event_id=f"evt_test_{org.slug}_{WebhookEvent.objects.count()}",
+        organization=org,
+        type="webhook.test",
+        occurred_at=timezone.now(),
+    )
+    return WebhookDelivery.objects.create(
+        subscription=_webhook(org), event=event, next_attempt_at=timezone.now()
     )
 
 
@@ -111,6 +136,8 @@ BUILDERS: dict[type[models.Model], Callable[[Organization], models.Model]] = {
         recipients="ops@example.com",
         sent_at=timezone.now(),
     ),
+    WebhookSubscription: _webhook,
+    WebhookDelivery: _webhook_delivery,
 }
 MODELS = list(BUILDERS)
 # Rows a property manager may add and delete: organizations are created and removed
@@ -126,6 +153,7 @@ READ_ONLY = {
     ChargerEvent,
     CommandLog,
     ReportDelivery,
+    WebhookDelivery,
 }
 
 

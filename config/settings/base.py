@@ -135,6 +135,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.reports_send_weekly",
         "schedule": 3600.0,
     },
+    # Webhooks: a few seconds is cheap (indexed reads past a cursor, no write when
+    # nothing happened) and each run is bounded (WEBHOOK_SEND_BUDGET_S).
+    "monitoring.webhook-events-collect": {
+        "task": "monitoring.webhook_events_collect",
+        "schedule": 5.0,
+    },
+    "monitoring.webhook-deliveries-send": {
+        "task": "monitoring.webhook_deliveries_send",
+        "schedule": 5.0,
+    },
+    "monitoring.webhook-events-purge": {
+        "task": "monitoring.webhook_events_purge",
+        "schedule": 86400.0,
+    },
 }
 
 # --- auth -----------------------------------------------------------------
@@ -189,3 +203,22 @@ OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536)
 # Seconds a remote command waits for the charger's answer (API, admin, tasks).
 # Longer than the consumer's OCPP call timeout, so its "timeout" report wins.
 OCPP_COMMAND_TIMEOUT = env_int("OCPP_COMMAND_TIMEOUT", 35)
+
+# Outbound webhooks (docs/webhooks.md). Plain http and loopback/private addresses
+# are for development and tests only; link-local addresses are refused always.
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", False)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+# A CA file to trust besides the system's (receivers behind a private CA).
+WEBHOOK_CA_BUNDLE = env_str("WEBHOOK_CA_BUNDLE", "")
+# Seconds to connect and for each read of a delivery.
+WEBHOOK_TIMEOUT_S = env_int("WEBHOOK_TIMEOUT_S", 5)
+# Attempts per delivery; retries wait WEBHOOK_RETRY_BASE_S × 3^(n-1) (±20 %), so
+# 8 attempts span about 18 hours.
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_RETRY_BASE_S = env_int("WEBHOOK_RETRY_BASE_S", 60)
+# Longest a delivery run keeps sending before it lets the next periodic job run.
+WEBHOOK_SEND_BUDGET_S = env_int("WEBHOOK_SEND_BUDGET_S", 20)
+# How long the previous secret still signs after a rotation.
+WEBHOOK_SECRET_ROTATION_GRACE_S = env_int("WEBHOOK_SECRET_ROTATION_GRACE_S", 86400)
+# Events (and their deliveries) older than this are deleted.
+WEBHOOK_RETENTION_DAYS = env_int("WEBHOOK_RETENTION_DAYS", 30)

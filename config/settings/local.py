@@ -14,3 +14,7 @@ SECRET_KEY = env_str("SECRET_KEY", "") or (
 if not SECRET_KEY:
     raise ImproperlyConfigured("DEBUG is off: set SECRET_KEY (the development key is not used).")
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Webhook receivers on this machine or the LAN, over plain http, while developing
+# (DEBUG); an embedded install with DEBUG off keeps the production policy.
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", DEBUG)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", DEBUG)

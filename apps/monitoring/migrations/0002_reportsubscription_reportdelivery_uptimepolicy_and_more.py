@@ -8,95 +8,310 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chargers', '0004_ocppmessage'),
-        ('monitoring', '0001_initial'),
-        ('sites', '0001_initial'),
+        ("chargers", "0004_ocppmessage"),
+        ("monitoring", "0001_initial"),
+        ("sites", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReportSubscription',
+            name="ReportSubscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('frequency', models.CharField(choices=[('daily', 'Daily'), ('weekly', 'Weekly')], max_length=8)),
-                ('recipients', models.TextField(help_text='Email addresses, separated by commas or new lines.', validators=[apps.monitoring.models.health.validate_recipients])),
-                ('is_enabled', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('property', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='report_subscriptions', to='sites.property')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "frequency",
+                    models.CharField(
+                        choices=[("daily", "Daily"), ("weekly", "Weekly")], max_length=8
+                    ),
+                ),
+                (
+                    "recipients",
+                    models.TextField(
+                        help_text="Email addresses, separated by commas or new lines.",
+                        validators=[apps.monitoring.models.health.validate_recipients],
+                    ),
+                ),
+                ("is_enabled", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "property",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="report_subscriptions",
+                        to="sites.property",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ReportDelivery',
+            name="ReportDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period_start', models.DateTimeField()),
-                ('period_end', models.DateTimeField()),
-                ('recipients', models.TextField()),
-                ('sent_at', models.DateTimeField()),
-                ('subscription', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='monitoring.reportsubscription')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("period_start", models.DateTimeField()),
+                ("period_end", models.DateTimeField()),
+                ("recipients", models.TextField()),
+                ("sent_at", models.DateTimeField()),
+                (
+                    "subscription",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="monitoring.reportsubscription",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'report deliveries',
+                "verbose_name_plural": "report deliveries",
             },
         ),
         migrations.CreateModel(
-            name='UptimePolicy',
+            name="UptimePolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('exclude_utility_interruption', models.BooleanField(default=True, verbose_name='exclude utility interruptions')),
-                ('exclude_vehicle_fault', models.BooleanField(default=True, verbose_name='exclude failures caused by vehicles')),
-                ('exclude_scheduled_maintenance', models.BooleanField(default=True, verbose_name='exclude scheduled maintenance')),
-                ('exclude_vandalism', models.BooleanField(default=True, verbose_name='exclude vandalism')),
-                ('exclude_natural_disaster', models.BooleanField(default=True, verbose_name='exclude natural disasters')),
-                ('exclude_network_provider', models.BooleanField(default=False, help_text='Not an exclusion of the NEVI rule; some state programs allow it.', verbose_name='exclude internet/cellular provider outages')),
-                ('exclude_other', models.BooleanField(default=False, verbose_name="exclude outages documented as 'other'")),
-                ('exclude_outside_hours', models.BooleanField(default=True, help_text='Outages while the site is closed do not count (NEVI).', verbose_name='exclude hours outside operating hours')),
-                ('opens_at', models.TimeField(blank=True, help_text='Local time the ports open. Empty: open 24 hours.', null=True)),
-                ('closes_at', models.TimeField(blank=True, help_text='Local time they close (before opening: overnight).', null=True)),
-                ('target_percent', models.DecimalField(decimal_places=2, default=97, help_text='Uptime a port must exceed (NEVI: 97%).', max_digits=5, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)])),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='uptime_policies', to='sites.organization')),
-                ('property', models.ForeignKey(blank=True, help_text="Empty: the organization's default for every property.", null=True, on_delete=django.db.models.deletion.CASCADE, related_name='uptime_policies', to='sites.property')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "exclude_utility_interruption",
+                    models.BooleanField(default=True, verbose_name="exclude utility interruptions"),
+                ),
+                (
+                    "exclude_vehicle_fault",
+                    models.BooleanField(
+                        default=True, verbose_name="exclude failures caused by vehicles"
+                    ),
+                ),
+                (
+                    "exclude_scheduled_maintenance",
+                    models.BooleanField(default=True, verbose_name="exclude scheduled maintenance"),
+                ),
+                (
+                    "exclude_vandalism",
+                    models.BooleanField(default=True, verbose_name="exclude vandalism"),
+                ),
+                (
+                    "exclude_natural_disaster",
+                    models.BooleanField(default=True, verbose_name="exclude natural disasters"),
+                ),
+                (
+                    "exclude_network_provider",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Not an exclusion of the NEVI rule; some state programs allow it.",
+                        verbose_name="exclude internet/cellular provider outages",
+                    ),
+                ),
+                (
+                    "exclude_other",
+                    models.BooleanField(
+                        default=False, verbose_name="exclude outages documented as 'other'"
+                    ),
+                ),
+                (
+                    "exclude_outside_hours",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Outages while the site is closed do not count (NEVI).",
+                        verbose_name="exclude hours outside operating hours",
+                    ),
+                ),
+                (
+                    "opens_at",
+                    models.TimeField(
+                        blank=True,
+                        help_text="Local time the ports open. Empty: open 24 hours.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "closes_at",
+                    models.TimeField(
+                        blank=True,
+                        help_text="Local time they close (before opening: overnight).",
+                        null=True,
+                    ),
+                ),
+                (
+                    "target_percent",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=97,
+                        help_text="Uptime a port must exceed (NEVI: 97%).",
+                        max_digits=5,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(100),
+                        ],
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="uptime_policies",
+                        to="sites.organization",
+                    ),
+                ),
+                (
+                    "property",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: the organization's default for every property.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="uptime_policies",
+                        to="sites.property",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'uptime policies',
+                "verbose_name_plural": "uptime policies",
             },
         ),
         migrations.CreateModel(
-            name='OutageExclusion',
+            name="OutageExclusion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('cause', models.CharField(choices=[('utility_interruption', 'Electric utility service interruption'), ('vehicle_fault', 'Failure caused by the vehicle'), ('scheduled_maintenance', 'Scheduled maintenance'), ('vandalism', 'Vandalism'), ('natural_disaster', 'Natural disaster'), ('network_provider', 'Internet or cellular provider outage'), ('other', 'Other (counted as downtime unless the policy says otherwise)')], max_length=32)),
-                ('starts_at', models.DateTimeField()),
-                ('ends_at', models.DateTimeField()),
-                ('evidence', models.TextField(blank=True, help_text="Utility ticket, police report, work order, photos' location…")),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('charger', models.ForeignKey(blank=True, help_text='Empty: every charger of the property.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='outage_exclusions', to='chargers.charger')),
-                ('connector', models.ForeignKey(blank=True, help_text='Empty: every connector of the charger.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='outage_exclusions', to='chargers.connector')),
-                ('created_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('property', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='outage_exclusions', to='sites.property')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "cause",
+                    models.CharField(
+                        choices=[
+                            ("utility_interruption", "Electric utility service interruption"),
+                            ("vehicle_fault", "Failure caused by the vehicle"),
+                            ("scheduled_maintenance", "Scheduled maintenance"),
+                            ("vandalism", "Vandalism"),
+                            ("natural_disaster", "Natural disaster"),
+                            ("network_provider", "Internet or cellular provider outage"),
+                            (
+                                "other",
+                                "Other (counted as downtime unless the policy says otherwise)",
+                            ),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("starts_at", models.DateTimeField()),
+                ("ends_at", models.DateTimeField()),
+                (
+                    "evidence",
+                    models.TextField(
+                        blank=True,
+                        help_text="Utility ticket, police report, work order, photos' location…",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "charger",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: every charger of the property.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="outage_exclusions",
+                        to="chargers.charger",
+                    ),
+                ),
+                (
+                    "connector",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: every connector of the charger.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="outage_exclusions",
+                        to="chargers.connector",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "property",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="outage_exclusions",
+                        to="sites.property",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['property', 'starts_at'], name='monitoring__propert_047375_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='monitoring_outageexclusion_ends_after_start'), models.CheckConstraint(condition=models.Q(('connector__isnull', True), ('charger__isnull', False), _connector='OR'), name='monitoring_outageexclusion_connector_needs_charger')],
+                "indexes": [
+                    models.Index(
+                        fields=["property", "starts_at"], name="monitoring__propert_047375_idx"
+                    )
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("ends_at__gt", models.F("starts_at"))),
+                        name="monitoring_outageexclusion_ends_after_start",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("connector__isnull", True), ("charger__isnull", False), _connector="OR"
+                        ),
+                        name="monitoring_outageexclusion_connector_needs_charger",
+                    ),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='reportsubscription',
-            constraint=models.UniqueConstraint(fields=('property', 'frequency'), name='monitoring_reportsubscription_one_per_frequency'),
+            model_name="reportsubscription",
+            constraint=models.UniqueConstraint(
+                fields=("property", "frequency"),
+                name="monitoring_reportsubscription_one_per_frequency",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reportdelivery',
-            constraint=models.UniqueConstraint(fields=('subscription', 'period_start'), name='monitoring_reportdelivery_once_per_period'),
+            model_name="reportdelivery",
+            constraint=models.UniqueConstraint(
+                fields=("subscription", "period_start"),
+                name="monitoring_reportdelivery_once_per_period",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='uptimepolicy',
-            constraint=models.UniqueConstraint(fields=('organization', 'property'), name='monitoring_uptimepolicy_one_per_org_and_property', nulls_distinct=False),
+            model_name="uptimepolicy",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "property"),
+                name="monitoring_uptimepolicy_one_per_org_and_property",
+                nulls_distinct=False,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='uptimepolicy',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('closes_at__isnull', True), ('opens_at__isnull', True)), models.Q(('closes_at__isnull', False), ('opens_at__isnull', False)), _connector='OR'), name='monitoring_uptimepolicy_hours_both_or_none'),
+            model_name="uptimepolicy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("closes_at__isnull", True), ("opens_at__isnull", True)),
+                    models.Q(("closes_at__isnull", False), ("opens_at__isnull", False)),
+                    _connector="OR",
+                ),
+                name="monitoring_uptimepolicy_hours_both_or_none",
+            ),
         ),
     ]
