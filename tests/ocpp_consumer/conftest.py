@@ -65,6 +65,10 @@ class OcppServer:
 
 @pytest.fixture(scope="session")
 def _daphne() -> OcppServer:
+    # Twisted's reactor runs once per process: folders that import these fixtures
+    # into their own conftest share the server started first.
+    if _SERVER is not None:
+        return _SERVER
     # Imported here: daphne.server installs Twisted's asyncio reactor on import.
     from daphne.server import Server, twisted_loop
 
