@@ -1,0 +1,600 @@
+"""Reads for the live dashboard and the charger page.
+
+The dashboard shows every charger a manager may see, grouped property → zone →
+charger → connector, with what each connector is doing now. It is read in a fixed
+number of queries whatever the number of chargers (the charger list with its
+connectors and their live session figures comes from apps.chargers.selectors; the
+sessions' people and vehicles and the open alerts are one query each), because the
+page polls it every few seconds."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from apps.chargers import selectors as charger_selectors
+from apps.chargers.models import (
+    Charger,
+    ChargerEvent,
+    ChargingSession,
+    CommandLog,
+    Connector,
+    MeterSample,
+    OcppMessage,
+    StatusChange,
+)
+from apps.chargers.selectors import POWER_IMPORT, STATE_OF_CHARGE, LiveSession
+from apps.chargers.services import ENERGY_REGISTER
+from apps.monitoring.models import Alert
+from apps.sites.models import Property
+from apps.sites.tenancy import MANAGE_ROLES
+
+if TYPE_CHECKING:
+    from apps.sites.tenancy import AnyUser
+
+
+# --- what a connector is doing, in the dashboard's words ------------------------------
+
+# The dashboard's states, in the order of the legend. "offline" is the charger's
+# connection, not a connector status: a charger without a socket may have last
+# said "Charging" an hour ago, and that is not what it is doing now.
+STATES: tuple[tuple[str, str], ...] = (
+    ("available", "Available"),
+    ("preparing", "Preparing"),
+    ("charging", "Charging"),
+    ("suspended", "Suspended"),
+    ("finishing", "Finishing"),
+    ("reserved", "Reserved"),
+    ("faulted", "Faulted"),
+    ("unavailable", "Unavailable"),
+    ("offline", "Offline"),
+    ("unknown", "Unknown"),
+)
+STATE_LABELS = dict(STATES)
+
+_STATE_OF_STATUS = {
+    Connector.Status.AVAILABLE: "available",
+    Connector.Status.PREPARING: "preparing",
+    # 2.0.1 "Occupied": a vehicle is plugged in without charging; for a person
+    # walking the garage that is the same as preparing.
+    Connector.Status.OCCUPIED: "preparing",
+    Connector.Status.CHARGING: "charging",
+    Connector.Status.SUSPENDED_EV: "suspended",
+    Connector.Status.SUSPENDED_EVSE: "suspended",
+    Connector.Status.FINISHING: "finishing",
+    Connector.Status.RESERVED: "reserved",
+    Connector.Status.FAULTED: "faulted",
+    Connector.Status.UNAVAILABLE: "unavailable",
+    Connector.Status.UNKNOWN: "unknown",
+}
+
+
+def connector_state(*, online: bool, status: str) -> str:
+    """The dashboard state of a connector: "offline" whenever its charger has no
+    open socket, whatever the connector last reported."""
+    if not online:
+        return "offline"
+    return _STATE_OF_STATUS.get(status, "unknown")  # type: ignore[call-overload]
+
+
+def session_who(session: ChargingSession) -> str:
+    """Who or what is charging: the vehicle and the person, else the token."""
+    parts = [str(x) for x in (session.vehicle, session.person) if x is not None]
+    if not parts and session.id_token is not None:
+        parts.append(session.id_token.label or session.id_token.uid)
+    if not parts and session.id_tag:
+        parts.append(session.id_tag)
+    return " · ".join(parts)
+
+
+def humanize_duration(delta: timedelta | None) -> str:
+    """A duration the way people say it: "2 h 05 min", "4 min 10 s", "12 s"."""
+    if delta is None:
+        return ""
+    seconds = max(int(delta.total_seconds()), 0)
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {seconds:02d} s"
+    return f"{seconds} s"
+
+
+# --- the dashboard ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectorRow:
+    connector: Connector
+    state: str
+    status_label: str
+    session: ChargingSession | None
+    live: LiveSession | None
+    since: datetime | None
+    alerts: list[Alert]
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS[self.state]
+
+    @property
+    def who(self) -> str:
+        return session_who(self.session) if self.session is not None else ""
+
+    @property
+    def duration(self) -> str:
+        """How long the connector has been in this session or state, as of now."""
+        return humanize_duration(timezone.now() - self.since) if self.since else ""
+
+    @property
+    def power_kw(self) -> Decimal | None:
+        if self.live is None or self.live.power_w is None:
+            return None
+        return self.live.power_w / 1000
+
+    @property
+    def energy_kwh(self) -> Decimal | None:
+        if self.live is None or self.live.energy_wh is None:
+            return None
+        return Decimal(self.live.energy_wh) / 1000
+
+
+@dataclass(frozen=True)
+class ChargerRow:
+    charger: Charger
+    connectors: list[ConnectorRow]
+    alerts: list[Alert]
+
+    @property
+    def online(self) -> bool:
+        return self.charger.online
+
+    @property
+    def states(self) -> set[str]:
+        return {c.state for c in self.connectors} or {"offline" if not self.online else "unknown"}
+
+    @property
+    def signature(self) -> str:
+        """Changes whenever anything shown for this charger changes (but not with the
+        clock): the page swaps in only the chargers whose signature changed."""
+        return _digest(
+            (
+                self.charger.pk,
+                self.charger.name,
+                self.online,
+                [a.pk for a in self.alerts],
+                [
+                    (
+                        c.connector.pk,
+                        c.state,
+                        c.connector.status,
+                        c.connector.error_code,
+                        c.session.pk if c.session else None,
+                        c.who,
+                        c.live,
+                        c.since,
+                        [a.pk for a in c.alerts],
+                    )
+                    for c in self.connectors
+                ],
+            )
+        )
+
+
+@dataclass
+class ZoneGroup:
+    id: int
+    name: str
+    chargers: list[ChargerRow] = field(default_factory=list)
+
+
+@dataclass
+class PropertyGroup:
+    id: int
+    name: str
+    zones: list[ZoneGroup] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    properties: list[PropertyGroup]
+    chargers: list[ChargerRow]
+    open_alerts: list[Alert]
+    counts: dict[str, int]
+    # Every property the user may see, for the filter (including those whose
+    # chargers the filters hide).
+    property_choices: list[tuple[int, str]]
+
+    @property
+    def signature(self) -> str:
+        return _digest(
+            ([c.signature for c in self.chargers], [a.pk for a in self.open_alerts], self.counts)
+        )
+
+    @property
+    def connector_count(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def state_counts(self) -> list[tuple[str, str, int]]:
+        """(state, label, how many connectors) in the legend's order."""
+        return [(key, label, self.counts[key]) for key, label in STATES]
+
+
+def _digest(value: Any) -> str:
+    return hashlib.blake2b(repr(value).encode(), digest_size=10).hexdigest()
+
+
+def _open_alerts(user: AnyUser, property_id: int | None) -> list[Alert]:
+    alerts = (
+        Alert.objects.visible_to(user)
+        .filter(status=Alert.Status.OPEN)
+        .select_related("charger", "connector")
+    )
+    if property_id is not None:
+        alerts = alerts.filter(charger__zone__property_id=property_id)
+    return list(alerts.order_by("-opened_at", "-pk"))
+
+
+def _sessions_by_id(ids: Iterable[int]) -> dict[int, ChargingSession]:
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    sessions = ChargingSession.objects.filter(pk__in=wanted).select_related(
+        "person", "vehicle", "id_token"
+    )
+    return {s.pk: s for s in sessions.order_by("pk")}
+
+
+def _matches(row: ChargerRow, query: str) -> bool:
+    charger = row.charger
+    haystack = [charger.charge_point_id, charger.name, charger.vendor, charger.model]
+    haystack += [c.who for c in row.connectors]
+    return any(query in text.lower() for text in haystack if text)
+
+
+def dashboard_get(
+    *,
+    user: AnyUser,
+    property_id: int | None = None,
+    state: str | None = None,
+    query: str = "",
+) -> Dashboard:
+    """Every charger the user may see, grouped by property and zone, each connector
+    with its state, session, live figures and open alerts. `state` keeps the chargers
+    with a connector in that dashboard state; `query` matches the charge point id,
+    name, vendor, model or who is charging."""
+    chargers: list[Any] = charger_selectors.charger_list(user=user, property_id=property_id)
+    connectors = [c for charger in chargers for c in charger.connectors.all()]
+    sessions = _sessions_by_id(c.active_session_id for c in connectors)
+    alerts = _open_alerts(user, property_id)
+    alerts_by_charger: dict[int, list[Alert]] = {}
+    alerts_by_connector: dict[int, list[Alert]] = {}
+    for alert in alerts:
+        if alert.connector_id is not None:
+            alerts_by_connector.setdefault(alert.connector_id, []).append(alert)
+        else:
+            alerts_by_charger.setdefault(alert.charger_id, []).append(alert)
+
+    rows: list[ChargerRow] = []
+    for charger in sorted(
+        chargers,
+        key=lambda c: (c.zone.property.name, c.zone.property_id, c.zone.name, c.zone_id),
+    ):
+        connector_rows = []
+        for connector in charger.connectors.all():
+            session = sessions.get(connector.active_session_id)
+            connector_rows.append(
+                ConnectorRow(
+                    connector=connector,
+                    state=connector_state(online=charger.online, status=connector.status),
+                    status_label=connector.get_status_display(),
+                    session=session,
+                    live=connector.current_session,
+                    since=session.started_at if session else connector.status_at,
+                    alerts=alerts_by_connector.get(connector.pk, []),
+                )
+            )
+        rows.append(
+            ChargerRow(
+                charger=charger,
+                connectors=connector_rows,
+                alerts=alerts_by_charger.get(charger.pk, []),
+            )
+        )
+
+    counts = {key: 0 for key, _ in STATES}
+    for row in rows:
+        for c in row.connectors:
+            counts[c.state] += 1
+
+    if state:
+        rows = [r for r in rows if state in r.states]
+    if query:
+        needle = query.strip().lower()
+        rows = [r for r in rows if _matches(r, needle)]
+
+    properties: dict[int, PropertyGroup] = {}
+    zones: dict[int, ZoneGroup] = {}
+    for row in rows:
+        zone = row.charger.zone
+        prop = properties.setdefault(
+            zone.property_id, PropertyGroup(id=zone.property_id, name=zone.property.name)
+        )
+        if zone.pk not in zones:
+            zones[zone.pk] = ZoneGroup(id=zone.pk, name=zone.name)
+            prop.zones.append(zones[zone.pk])
+        zones[zone.pk].chargers.append(row)
+
+    choices = list(
+        Property.objects.visible_to(user).order_by("name", "pk").values_list("pk", "name")
+    )
+    return Dashboard(
+        properties=list(properties.values()),
+        chargers=rows,
+        open_alerts=alerts,
+        counts=counts,
+        property_choices=choices,
+    )
+
+
+# --- the charger page -------------------------------------------------------------------
+
+
+def charger_for_page(*, user: AnyUser, charge_point_id: str) -> ChargerRow:
+    """One charger the user may see, with its connectors as on the dashboard;
+    NotFound (from the chargers selector) when it is missing or not visible."""
+    charger: Any = charger_selectors.charger_get(user=user, charge_point_id=charge_point_id)
+    connectors = list(charger.connectors.all())
+    sessions = _sessions_by_id(c.active_session_id for c in connectors)
+    alerts = list(
+        Alert.objects.filter(charger=charger, status=Alert.Status.OPEN)
+        .select_related("connector")
+        .order_by("-opened_at", "-pk")
+    )
+    rows = []
+    for connector in connectors:
+        session = sessions.get(connector.active_session_id)
+        rows.append(
+            ConnectorRow(
+                connector=connector,
+                state=connector_state(online=charger.online, status=connector.status),
+                status_label=connector.get_status_display(),
+                session=session,
+                live=connector.current_session,
+                since=session.started_at if session else connector.status_at,
+                alerts=[a for a in alerts if a.connector_id == connector.pk],
+            )
+        )
+    return ChargerRow(
+        charger=charger,
+        connectors=rows,
+        alerts=[a for a in alerts if a.connector_id is None],
+    )
+
+
+def charger_manageable(*, user: AnyUser, charger: Charger) -> bool:
+    """Whether the user's role lets them send commands to this charger."""
+    return Charger.objects.editable_by(user, MANAGE_ROLES).filter(pk=charger.pk).exists()
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    change: StatusChange
+    # Until the connector's next reported status; None while it is the latest.
+    duration: timedelta | None
+    current: bool
+
+    @property
+    def duration_text(self) -> str:
+        return humanize_duration(self.duration)
+
+
+def status_timeline(*, charger: Charger, limit: int = 50) -> list[TimelineEntry]:
+    """The charger's latest status changes, newest first, each with how long it
+    lasted (until the next change of the same connector, or "now" for the current
+    one)."""
+    changes = list(
+        StatusChange.objects.filter(charger=charger)
+        .select_related("connector")
+        .order_by("-reported_at", "-pk")[: limit + 1]
+    )
+    # One more than shown: the oldest shown entry's successor is known either way,
+    # but whether it is current needs the newer ones, which we have.
+    shown = changes[:limit]
+    newer_at: dict[int | None, datetime] = {}
+    entries = []
+    now = timezone.now()
+    for change in shown:
+        key = change.connector_id
+        following = newer_at.get(key)
+        current = following is None
+        end = following if following is not None else now
+        entries.append(
+            TimelineEntry(
+                change=change,
+                duration=max(end - change.reported_at, timedelta(0)),
+                current=current,
+            )
+        )
+        newer_at[key] = change.reported_at
+    return entries
+
+
+def charger_sessions(*, charger: Charger) -> QuerySet[ChargingSession]:
+    """The charger's sessions, newest first (the table sorts otherwise on request)."""
+    return (
+        ChargingSession.objects.filter(charger=charger)
+        .select_related("connector", "person", "vehicle", "id_token")
+        .order_by("-started_at", "-pk")
+    )
+
+
+def charger_messages(*, charger: Charger) -> QuerySet[OcppMessage]:
+    """The charger's OCPP message log, newest first."""
+    return OcppMessage.objects.filter(charger=charger).order_by("-at", "-pk")
+
+
+def charger_commands(*, charger: Charger, limit: int = 25) -> list[CommandLog]:
+    return list(
+        CommandLog.objects.filter(charger=charger)
+        .select_related("issued_by")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class ConfigurationKey:
+    key: str
+    value: str | None
+    readonly: bool | None
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """The charger's configuration as it last reported it (a get-configuration
+    answer); `read` is None when it never answered one."""
+
+    read: CommandLog | None
+    keys: list[ConfigurationKey]
+    unknown_keys: list[str]
+
+
+def charger_configuration(*, charger: Charger) -> Configuration:
+    """The keys of the latest answered get-configuration of this charger."""
+    log = (
+        CommandLog.objects.filter(
+            charger=charger, command="get-configuration", outcome=CommandLog.Outcome.ANSWERED
+        )
+        .exclude(response__isnull=True)
+        .select_related("issued_by")
+        .order_by("-answered_at", "-pk")
+        .first()
+    )
+    response = log.response if log is not None and isinstance(log.response, dict) else {}
+    keys = []
+    for entry in response.get("configuration") or []:
+        if not isinstance(entry, dict) or "key" not in entry:
+            continue
+        value = entry.get("value")
+        readonly = entry.get("readonly")
+        keys.append(
+            ConfigurationKey(
+                key=str(entry["key"]),
+                value=None if value is None else str(value),
+                readonly=readonly if isinstance(readonly, bool) else None,
+            )
+        )
+    keys.sort(key=lambda k: k.key.lower())
+    unknown = [str(k) for k in response.get("unknown_keys") or []]
+    return Configuration(read=log, keys=keys, unknown_keys=unknown)
+
+
+def firmware_events(*, charger: Charger, limit: int = 10) -> list[ChargerEvent]:
+    return list(
+        ChargerEvent.objects.filter(
+            charger=charger, kind=ChargerEvent.Kind.FIRMWARE_STATUS
+        ).order_by("-received_at", "-pk")[:limit]
+    )
+
+
+def recent_sessions(*, charger: Charger, limit: int = 10) -> list[ChargingSession]:
+    """The sessions the chart can show: the latest ones, newest first."""
+    return list(
+        ChargingSession.objects.filter(charger=charger)
+        .select_related("connector")
+        .order_by("-started_at", "-pk")[:limit]
+    )
+
+
+# --- a session's curve ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionSeries:
+    """A session's power (kW), energy so far (kWh) and state of charge (%) over time,
+    as (instant, value) points in time order."""
+
+    power_kw: list[tuple[datetime, float]]
+    energy_kwh: list[tuple[datetime, float]]
+    soc_percent: list[tuple[datetime, float]]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.power_kw or self.energy_kwh or self.soc_percent)
+
+
+_W = {"": Decimal(1), "W": Decimal(1), "kW": Decimal(1000)}
+_WH = {"": Decimal(1), "Wh": Decimal(1), "kWh": Decimal(1000)}
+_LINES = {"L1": "L1", "L2": "L2", "L3": "L3", "L1-N": "L1", "L2-N": "L2", "L3-N": "L3"}
+
+
+def session_series(*, session: ChargingSession, max_points: int = 400) -> SessionSeries:
+    """The session's curves from its stored meter samples. At one instant the total
+    power wins over per-line values (summed otherwise); the outlet reading wins over
+    other locations. Long sessions are thinned to at most `max_points` per curve."""
+    samples: Sequence[MeterSample] = list(
+        MeterSample.objects.filter(session=session)
+        .filter(
+            Q(measurand=ENERGY_REGISTER, phase="")
+            | Q(measurand=POWER_IMPORT)
+            | Q(measurand=STATE_OF_CHARGE)
+        )
+        .only("sampled_at", "measurand", "value", "unit", "phase", "location")
+        .order_by("sampled_at", "pk")
+    )
+    power: dict[datetime, dict[str, Decimal]] = {}
+    energy: dict[datetime, Decimal] = {}
+    soc: dict[datetime, Decimal] = {}
+    for s in samples:
+        preferred = s.location in ("", "Outlet")
+        if s.measurand == POWER_IMPORT and s.unit in _W:
+            line = "" if s.phase == "" else _LINES.get(s.phase)
+            if line is None:
+                continue
+            readings = power.setdefault(s.sampled_at, {})
+            if preferred or line not in readings:
+                readings[line] = s.value * _W[s.unit]
+        elif s.measurand == ENERGY_REGISTER and s.unit in _WH:
+            if preferred or s.sampled_at not in energy:
+                energy[s.sampled_at] = s.value * _WH[s.unit]
+        elif s.measurand == STATE_OF_CHARGE and (preferred or s.sampled_at not in soc):
+            soc[s.sampled_at] = s.value
+
+    power_points = []
+    for at, lines in sorted(power.items()):
+        total = lines[""] if "" in lines else sum(lines.values(), Decimal(0))
+        power_points.append((at, float(total / 1000)))
+    start = session.meter_start_wh
+    if start is None and energy:
+        start = int(energy[min(energy)])
+    base = start or 0
+    # A register below the start reading is a replaced or reset meter: not energy.
+    energy_points = [
+        (at, float((wh - base) / 1000)) for at, wh in sorted(energy.items()) if wh >= base
+    ]
+    soc_points = [(at, float(value)) for at, value in sorted(soc.items())]
+    return SessionSeries(
+        power_kw=_thin(power_points, max_points),
+        energy_kwh=_thin(energy_points, max_points),
+        soc_percent=_thin(soc_points, max_points),
+    )
+
+
+def _thin(points: list[tuple[datetime, float]], limit: int) -> list[tuple[datetime, float]]:
+    """At most `limit` points, evenly picked, always keeping the first and last."""
+    if len(points) <= limit or limit < 2:
+        return points
+    step = (len(points) - 1) / (limit - 1)
+    return [points[round(i * step)] for i in range(limit)]
