@@ -11,10 +11,17 @@ from apps.chargers.models import ChargingSession, OcppMessage
 
 class SessionFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=ChargingSession.State.choices, empty_label="Any")
-    started = django_filters.DateFromToRangeFilter(
+    started_from = django_filters.DateFilter(
         field_name="started_at",
-        label="Started between",
-        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
+        lookup_expr="date__gte",
+        label="Started from",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    started_until = django_filters.DateFilter(
+        field_name="started_at",
+        lookup_expr="date__lte",
+        label="Started until",
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     connector = django_filters.NumberFilter(
         field_name="connector__connector_id", label="Connector", min_value=1
@@ -23,7 +30,7 @@ class SessionFilter(django_filters.FilterSet):
 
     class Meta:
         model = ChargingSession
-        fields = ("state", "started", "connector", "who")
+        fields = ("state", "started_from", "started_until", "connector", "who")
 
     def filter_who(
         self, queryset: QuerySet[ChargingSession], name: str, value: str

@@ -161,6 +161,21 @@ class ChargerRow:
         return self.charger.online
 
     @property
+    def heartbeat_ago(self) -> str:
+        seen = self.charger.last_seen_at
+        return humanize_duration(timezone.now() - seen) if seen else ""
+
+    @property
+    def connected_for(self) -> str:
+        at = self.charger.connected_at
+        return humanize_duration(timezone.now() - at) if at else ""
+
+    @property
+    def disconnected_ago(self) -> str:
+        at = self.charger.disconnected_at
+        return humanize_duration(timezone.now() - at) if at else ""
+
+    @property
     def states(self) -> set[str]:
         return {c.state for c in self.connectors} or {"offline" if not self.online else "unknown"}
 

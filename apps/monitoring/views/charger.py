@@ -291,7 +291,8 @@ def charger_command(request: HttpRequest, charge_point_id: str, hand: str) -> Ht
     page = reverse("monitoring:charger", args=[row.charger.charge_point_id])
     if not form.is_valid():
         problems = "; ".join(
-            f"{form.fields[name].label if name in form.fields else name}: {' '.join(str(e) for e in errors)}"
+            f"{form.fields[name].label if name in form.fields else name}: "
+            + " ".join(str(error) for error in errors)
             for name, errors in form.errors.items()
         )
         messages.error(request, f"{chosen.title}: {problems}")
@@ -417,11 +418,12 @@ def charger_messages(request: HttpRequest, charge_point_id: str) -> HttpResponse
     filterset = OcppMessageFilter(
         request.GET, queryset=selectors.charger_messages(charger=row.charger)
     )
-    if request.GET.get("_export") == "csv":
-        table = OcppMessageTable(filterset.qs[:EXPORT_MAX_ROWS])
-        RequestConfig(request, paginate=False).configure(table)
-        return _export(table, f"{row.charger.charge_point_id}-ocpp-messages")
     table = OcppMessageTable(filterset.qs)
+    if request.GET.get("_export") == "csv":
+        # Sorted as asked, then capped: the log can hold millions of rows.
+        RequestConfig(request, paginate=False).configure(table)
+        capped = OcppMessageTable(table.data.data[:EXPORT_MAX_ROWS], order_by=())
+        return _export(capped, f"{row.charger.charge_point_id}-ocpp-messages")
     RequestConfig(request, paginate={"per_page": MESSAGES_PER_PAGE}).configure(table)
     context = _base_context(request, row, "messages")
     context.update({"filter": filterset, "table": table, "export_query": _export_query(request)})
