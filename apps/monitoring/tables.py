@@ -29,7 +29,9 @@ class SessionTable(tables.Table):
     )
     id_tag = tables.Column(verbose_name="Id tag")
     state = tables.Column(verbose_name="State")
-    energy_wh = tables.Column(verbose_name="Energy (kWh)", attrs={"td": {"class": "num"}})
+    energy_wh = tables.Column(
+        verbose_name="Energy (kWh)", attrs={"td": {"class": "num"}}, empty_values=()
+    )
     duration = tables.Column(verbose_name="Duration", empty_values=(), orderable=False)
     stop_reason = tables.Column(verbose_name="Stop reason")
     ocpp_transaction_id = tables.Column(verbose_name="Transaction")
@@ -52,6 +54,11 @@ class SessionTable(tables.Table):
         attrs = {"class": "data-table"}
         empty_text = "No sessions match."
 
+    def __init__(self, *args: Any, live_energy_wh: dict[int, int] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        # Energy so far of the sessions in progress (from their latest samples).
+        self.live_energy_wh = live_energy_wh or {}
+
     def render_who(self, record: ChargingSession) -> str:
         return session_who(record) or "—"
 
@@ -66,8 +73,11 @@ class SessionTable(tables.Table):
     def value_state(self, record: ChargingSession) -> str:
         return record.state
 
-    def render_energy_wh(self, value: int) -> str:
-        return f"{value / 1000:.2f}"
+    def render_energy_wh(self, record: ChargingSession) -> str:
+        if record.energy_wh is not None:
+            return f"{record.energy_wh / 1000:.2f}"
+        live = self.live_energy_wh.get(record.pk)
+        return f"{live / 1000:.2f} so far" if live is not None else "—"
 
     def value_energy_wh(self, record: ChargingSession) -> str:
         return "" if record.energy_wh is None else f"{record.energy_wh / 1000:.3f}"

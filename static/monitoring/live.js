@@ -45,6 +45,29 @@
     return Array.prototype.slice.call(root.querySelectorAll("[data-key]"));
   }
 
+  // What a screen reader hears: connectors whose state changed, not every poll.
+  function connectorStates(root) {
+    var states = {};
+    root.querySelectorAll("[data-connector][data-state]").forEach(function (el) {
+      var owner = el.closest("[data-charger]");
+      var name = owner ? owner.dataset.charger : (document.querySelector("h1") || {}).textContent;
+      var label = el.querySelector(".state-badge");
+      states[(name || "").trim() + " connector " + el.dataset.connector] =
+        label ? label.textContent.trim() : el.dataset.state;
+    });
+    return states;
+  }
+
+  function announce(region, before, after) {
+    var target = document.querySelector("[data-live-announce]");
+    if (!target) return;
+    var changes = Object.keys(after).filter(function (key) {
+      return before[key] !== undefined && before[key] !== after[key];
+    }).map(function (key) { return key + ": " + after[key]; });
+    if (changes.length > 5) changes = [changes.length + " connectors changed state"];
+    if (changes.length) target.textContent = changes.join(". ") + ".";
+  }
+
   function swap(region, html) {
     var incoming = document.createElement("template");
     incoming.innerHTML = html.trim();
@@ -133,9 +156,11 @@
           if (html === null) return;
           failures = 0;
           if (html) {
+            var before = connectorStates(region);
             region.setAttribute("aria-busy", "true");
             var changed = swap(region, html);
             region.removeAttribute("aria-busy");
+            announce(region, before, connectorStates(region));
             region.dispatchEvent(new CustomEvent("live:updated", { detail: { changed: changed } }));
           }
           setStatus(region, "Live: updated " + clockText(), false);

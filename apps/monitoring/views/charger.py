@@ -101,7 +101,9 @@ class RemoteStartForm(_ChargerForm):
     connector = forms.TypedChoiceField(coerce=int, label="Connector")
     id_tag = forms.CharField(
         label="Id tag",
-        max_length=20,
+        # 2.0.1 allows 36 characters; a 1.6 charger's limit of 20 is checked (and
+        # reported) by the OCPP edge.
+        max_length=36,
         help_text="The RFID or app token to charge as.",
     )
 
@@ -401,7 +403,12 @@ def _export(table: Any, name: str) -> HttpResponse:
 def charger_sessions(request: HttpRequest, charge_point_id: str) -> HttpResponse:
     row = _charger_row(request, charge_point_id)
     filterset = SessionFilter(request.GET, queryset=selectors.charger_sessions(charger=row.charger))
-    table = SessionTable(filterset.qs)
+    live = {
+        c.session.pk: c.live.energy_wh
+        for c in row.connectors
+        if c.session is not None and c.live is not None and c.live.energy_wh is not None
+    }
+    table = SessionTable(filterset.qs, live_energy_wh=live)
     if request.GET.get("_export") == "csv":
         RequestConfig(request, paginate=False).configure(table)
         return _export(table, f"{row.charger.charge_point_id}-sessions")

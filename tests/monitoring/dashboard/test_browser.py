@@ -206,6 +206,7 @@ def test_dashboard_updates_live_and_a_remote_reset_shows_the_answer(ocpp_server,
                         document.querySelector('[data-charger="PW-2"]').__kept === true,
                     ]"""
                 )
+                result["announced"] = await page.locator("[data-live-announce]").text_content()
                 live_status = await page.locator("[data-live-status]").text_content()
                 result["live_status"] = live_status
 
@@ -234,6 +235,8 @@ def test_dashboard_updates_live_and_a_remote_reset_shows_the_answer(ocpp_server,
     assert result["same_document"] is True
     assert result["kept"] == [False, True]
     assert result["live_status"].startswith("Live: updated")
+    # Screen readers hear the change of state, once.
+    assert result["announced"] == "PW-1 connector 1: Charging."
     assert result["received"] == [("Reset", {"type": "Soft"})]
     log = CommandLog.objects.get()
     assert (log.command, log.source, log.status) == ("reset", "dashboard", "Accepted")

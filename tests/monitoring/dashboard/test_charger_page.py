@@ -250,6 +250,7 @@ def test_sessions_table_lists_filters_and_sorts(client, manager_a, sessions):
     rows = rows_of(client.get(page_url).content.decode())
     assert len(rows) == 5
     assert "LIVE-TAG" in rows[0] and "in progress" in rows[0]
+    assert "3.50 so far" in rows[0]  # the energy of its latest samples
 
     completed = rows_of(client.get(page_url, {"state": "completed"}).content.decode())
     assert len(completed) == 4
