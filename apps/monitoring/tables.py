@@ -123,8 +123,14 @@ class OcppMessageTable(tables.Table):
         return record.get_message_type_display() if record.message_type else ""
 
     def render_frame(self, value: str) -> Any:
-        preview = value if len(value) <= FRAME_PREVIEW_CHARS else value[:FRAME_PREVIEW_CHARS] + "…"
-        return format_html('<code class="frame" title="{}">{}</code>', value[:2000], preview)
+        if len(value) <= FRAME_PREVIEW_CHARS:
+            return format_html('<code class="frame">{}</code>', value)
+        # Long frames fold: the preview opens to the whole frame.
+        return format_html(
+            '<details class="frame"><summary><code>{}…</code></summary><code>{}</code></details>',
+            value[:FRAME_PREVIEW_CHARS],
+            value,
+        )
 
     def value_frame(self, value: str) -> str:
         return value

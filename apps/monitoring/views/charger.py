@@ -138,8 +138,8 @@ class RemoteStopForm(_ChargerForm):
 
 class ResetForm(_ChargerForm):
     type = forms.ChoiceField(
-        label="Reset",
-        choices=[("soft", "Soft (restart the software)"), ("hard", "Hard (power cycle)")],
+        label="Type",
+        choices=[("soft", "Soft (restart)"), ("hard", "Hard (power cycle)")],
         initial="soft",
     )
 
@@ -221,6 +221,8 @@ class Hand:
     button: str
     form: type[_ChargerForm]
     danger: bool = False
+    # Shown on the overview (else only on its own tab).
+    on_overview: bool = True
 
 
 HANDS: dict[str, Hand] = {
@@ -244,6 +246,7 @@ HANDS: dict[str, Hand] = {
             "Read configuration",
             "Read configuration",
             ReadConfigurationForm,
+            on_overview=False,
         ),
     )
 }
@@ -272,6 +275,8 @@ def answer_message(hand: Hand, outcome: commands.CommandResult | DomainError) ->
 def _hand_forms(row: selectors.ChargerRow) -> list[tuple[Hand, _ChargerForm]]:
     forms_ = []
     for hand in HANDS.values():
+        if not hand.on_overview:
+            continue
         form = hand.form(row=row, auto_id=f"id_{hand.slug}_%s")
         if hand.slug == "remote-stop" and not form.fields["session"].choices:  # type: ignore[attr-defined]
             continue

@@ -217,7 +217,7 @@ def test_dashboard_updates_live_and_a_remote_reset_shows_the_answer(ocpp_server,
                 await expect(page.locator(".charger-head")).to_contain_text("Eve Single")
                 await expect(page.locator(".charger-head")).to_contain_text("6.2.0")
                 reset = page.locator('form[data-hand="reset"]')
-                await reset.get_by_label("Reset").select_option("soft")
+                await reset.get_by_label("Type").select_option("soft")
                 await reset.get_by_role("button", name="Reset").click()
                 await expect(page.locator("#messages")).to_contain_text(
                     "Reset: the charger answered Accepted."

@@ -4,6 +4,7 @@ firmware, command history; tenancy and roles."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from datetime import timedelta
@@ -13,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.chargers.models import ChargerEvent, ChargingSession, CommandLog, Connector, OcppMessage
+from apps.monitoring.tables import FRAME_PREVIEW_CHARS
 from apps.monitoring.views.charger import HANDS, MESSAGES_PER_PAGE
 from tests import factories
 from tests.monitoring.dashboard.conftest import start_session
@@ -147,8 +149,9 @@ def test_managers_see_the_maintenance_buttons_viewers_do_not(client, manager_a, 
     client.force_login(manager_a)
     page = client.get(url("charger", "CP-PAGE")).content.decode()
     shown = set(re.findall(r'data-hand="([\w-]+)"', page))
-    assert shown == set(HANDS)
-    assert page.count('name="csrfmiddlewaretoken"') >= len(HANDS)
+    assert shown == {slug for slug, hand in HANDS.items() if hand.on_overview}
+    assert "read-configuration" not in shown  # on the configuration tab
+    assert page.count('name="csrfmiddlewaretoken"') >= len(shown)
 
     client.force_login(viewer_a)
     page = client.get(url("charger", "CP-PAGE")).content.decode()
@@ -475,3 +478,17 @@ def test_message_log_export_is_capped_after_sorting(client, manager_a, messages_
     response = client.get(url("charger-messages", "CP-PAGE"), {"_export": "csv", "sort": "at"})
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert [r["Message id"] for r in rows] == ["hb-0", "hb-1", "hb-2"]
+
+
+def test_a_long_frame_folds_to_a_preview_that_opens_to_the_whole_frame(client, manager_a, charger):
+    frame = '[2,"big","DataTransfer",{"vendorId":"X","data":"' + "A" * 500 + '"}]'
+    OcppMessage.objects.create(
+        charger=charger, direction="in", action="DataTransfer", frame=frame, at=timezone.now()
+    )
+    client.force_login(manager_a)
+    page = client.get(url("charger-messages", "CP-PAGE")).content.decode()
+    cell = re.search(r'<details class="frame">.*?</details>', page, re.S)[0]
+    summary = re.search(r"<summary><code>(.*?)</code></summary>", cell, re.S)[1]
+    assert html.unescape(summary) == frame[:FRAME_PREVIEW_CHARS] + "…"
+    whole = re.search(r"</summary><code>(.*?)</code>", cell, re.S)[1]
+    assert html.unescape(whole) == frame

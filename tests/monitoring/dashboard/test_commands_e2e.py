@@ -52,7 +52,8 @@ def station_charger(org_a):
 def press(browser: AdminBrowser, charge_point_id: str, hand: str, data: dict[str, Any]) -> str:
     """Open the charger page (for its CSRF cookie) and submit one of its forms; the
     page the redirect leads to."""
-    status, page = browser.get(reverse("monitoring:charger", args=[charge_point_id]))
+    tab = "charger-configuration" if hand == "read-configuration" else "charger"
+    status, page = browser.get(reverse(f"monitoring:{tab}", args=[charge_point_id]))
     assert status == 200
     assert f'data-hand="{hand}"' in page
     url = reverse("monitoring:charger-command", args=[charge_point_id, hand])
