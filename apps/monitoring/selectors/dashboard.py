@@ -161,6 +161,33 @@ class ChargerRow:
         return self.charger.online
 
     @property
+    def header_signature(self) -> str:
+        """Changes with what the charger page's header shows: the connection, the
+        last heartbeat, and what a boot reports."""
+        c = self.charger
+        return _digest(
+            (
+                c.online,
+                c.name,
+                c.vendor,
+                c.model,
+                c.serial_number,
+                c.firmware_version,
+                c.ocpp_version,
+                c.max_power_w,
+                c.last_seen_at,
+                c.last_boot_at,
+                c.connected_at,
+                c.disconnected_at,
+            )
+        )
+
+    @property
+    def page_signature(self) -> str:
+        """The charger page's live part: its header and its connectors."""
+        return _digest((self.header_signature, self.signature))
+
+    @property
     def heartbeat_ago(self) -> str:
         seen = self.charger.last_seen_at
         return humanize_duration(timezone.now() - seen) if seen else ""

@@ -368,7 +368,7 @@ def charger_overview(request: HttpRequest, charge_point_id: str) -> HttpResponse
     context = _base_context(request, row, "overview")
     context.update(
         {
-            "etag": f'"{row.signature}"',
+            "etag": f'"{row.page_signature}"',
             "poll_ms": poll_interval_ms(),
             "hands": _hand_forms(row) if context["can_manage"] else [],
             "timeline": selectors.status_timeline(charger=row.charger),
@@ -384,15 +384,12 @@ def charger_overview(request: HttpRequest, charge_point_id: str) -> HttpResponse
 def charger_live(request: HttpRequest, charge_point_id: str) -> HttpResponse:
     """The charger's live part (state, connectors, alerts) for the page's script."""
     row = _charger_row(request, charge_point_id)
-    etag = f'"{row.signature}"'
+    etag = f'"{row.page_signature}"'
     if request.headers.get("If-None-Match") == etag:
         response: HttpResponse = HttpResponseNotModified()
     else:
-        response = render(
-            request,
-            "monitoring/charger/_live.html",
-            {"row": row, "charger": row.charger, "now": timezone.now()},
-        )
+        context = {"row": row, "charger": row.charger, "tab": "overview", "now": timezone.now()}
+        response = render(request, "monitoring/charger/_live.html", context)
     response["ETag"] = etag
     response["Cache-Control"] = "no-cache, private"
     return response

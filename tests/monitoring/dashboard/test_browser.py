@@ -3,7 +3,7 @@ running server of the `ocpp_server` fixture (daphne serves the pages too). A man
 logs in, opens the dashboard, a charger on a real websocket starts charging and the
 page shows it without a reload (only that charger's card is replaced); then the
 manager opens the charger page, presses Reset, the charger receives Reset and the
-page shows its answer.
+page shows its answer; when the charger disconnects, the page shows it offline.
 
 Playwright never downloads a browser here: it launches /usr/bin/chromium. Without it
 the test skips and says how to get it, except under CI, where it fails."""
@@ -95,10 +95,23 @@ def test_dashboard_updates_live_and_a_remote_reset_shows_the_answer(ocpp_server,
     result: dict[str, Any] = {}
 
     async def scenario() -> None:
-        async with (
-            charger_online(ocpp_server.url("PW-1"), "PW-1", "1.6") as cp,
-            async_playwright() as pw,
-        ):
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path=str(CHROMIUM),
+                headless=True,
+                # Containers run as root, where chromium's sandbox cannot start.
+                args=["--no-sandbox", "--disable-dev-shm-usage"],
+            )
+            try:
+                await with_browser(browser)
+            finally:
+                await browser.close()
+
+    async def with_browser(browser: Any) -> None:
+        page = await browser.new_page()
+        await page.route(re.compile(r"/static/"), serve_static)
+        page.set_default_timeout(WAIT_MS)
+        async with charger_online(ocpp_server.url("PW-1"), "PW-1", "1.6") as cp:
             await cp.call(
                 c16.BootNotification(
                     charge_point_vendor="Alfen",
@@ -113,121 +126,119 @@ def test_dashboard_updates_live_and_a_remote_reset_shows_the_answer(ocpp_server,
                 ),
                 suppress=False,
             )
-            browser = await pw.chromium.launch(
-                executable_path=str(CHROMIUM),
-                headless=True,
-                # Containers run as root, where chromium's sandbox cannot start.
-                args=["--no-sandbox", "--disable-dev-shm-usage"],
+
+            # Log in: the site root leads to the dashboard through the login.
+            await page.goto(base + "/")
+            await expect(page).to_have_url(re.compile(r"/admin/login/"))
+            await page.fill("#id_username", "pat")
+            await page.fill("#id_password", PASSWORD)
+            await page.click("input[type=submit]")
+            await expect(page).to_have_url(re.compile(r"/dashboard/$"))
+            await expect(page.get_by_role("heading", name="Live status")).to_be_visible()
+
+            card = page.locator('[data-charger="PW-1"]')
+            connector = card.locator('[data-connector="1"]')
+            await expect(card).to_contain_text("Online")
+            await expect(connector).to_have_attribute("data-state", "available")
+            await expect(page.locator('[data-charger="PW-2"]')).to_contain_text("Offline")
+            # Marks that a reload (or a whole-page swap) would wipe out.
+            await page.evaluate(
+                """() => {
+                    window.__sameDocument = true;
+                    document.querySelector('[data-charger="PW-2"]').__kept = true;
+                    document.querySelector('[data-charger="PW-1"]').__kept = true;
+                }"""
             )
-            try:
-                page = await browser.new_page()
-                await page.route(re.compile(r"/static/"), serve_static)
-                page.set_default_timeout(WAIT_MS)
 
-                # Log in: the site root leads to the dashboard through the login.
-                await page.goto(base + "/")
-                await expect(page).to_have_url(re.compile(r"/admin/login/"))
-                await page.fill("#id_username", "pat")
-                await page.fill("#id_password", PASSWORD)
-                await page.click("input[type=submit]")
-                await expect(page).to_have_url(re.compile(r"/dashboard/$"))
-                await expect(page.get_by_role("heading", name="Live status")).to_be_visible()
+            # The charger starts charging, with meter values.
+            await cp.call(
+                c16.StatusNotification(
+                    connector_id=1, error_code="NoError", status="Charging", timestamp=ts()
+                ),
+                suppress=False,
+            )
+            start = await cp.call(
+                c16.StartTransaction(
+                    connector_id=1, id_tag="TAG-ADA", meter_start=20_000, timestamp=ts(12)
+                ),
+                suppress=False,
+            )
+            await cp.call(
+                c16.MeterValues(
+                    connector_id=1,
+                    transaction_id=start.transaction_id,
+                    meter_value=[
+                        {
+                            "timestamp": ts(),
+                            "sampledValue": [
+                                {
+                                    "value": "21.48",
+                                    "measurand": "Energy.Active.Import.Register",
+                                    "unit": "kWh",
+                                },
+                                {
+                                    "value": "7400",
+                                    "measurand": "Power.Active.Import",
+                                    "unit": "W",
+                                },
+                                {
+                                    "value": "61",
+                                    "measurand": "SoC",
+                                    "unit": "Percent",
+                                    "location": "EV",
+                                },
+                            ],
+                        }
+                    ],
+                ),
+                suppress=False,
+            )
 
-                card = page.locator('[data-charger="PW-1"]')
-                connector = card.locator('[data-connector="1"]')
-                await expect(card).to_contain_text("Online")
-                await expect(connector).to_have_attribute("data-state", "available")
-                await expect(page.locator('[data-charger="PW-2"]')).to_contain_text("Offline")
-                # Marks that a reload (or a whole-page swap) would wipe out.
-                await page.evaluate(
-                    """() => {
-                        window.__sameDocument = true;
-                        document.querySelector('[data-charger="PW-2"]').__kept = true;
-                        document.querySelector('[data-charger="PW-1"]').__kept = true;
-                    }"""
-                )
+            await expect(connector).to_have_attribute("data-state", "charging")
+            await expect(connector).to_contain_text("Charging")
+            await expect(connector).to_contain_text("Ada Byron")
+            await expect(connector).to_contain_text("7.4 kW")
+            await expect(connector).to_contain_text("1.48 kWh")
+            await expect(connector).to_contain_text("61 %")
+            await expect(connector).to_contain_text(re.compile(r"Plugged in for 1[12] min"))
+            await expect(page.locator('[data-state-count="charging"]')).to_have_text("1")
+            result["same_document"] = await page.evaluate("() => window.__sameDocument")
+            result["kept"] = await page.evaluate(
+                """() => [
+                    document.querySelector('[data-charger="PW-1"]').__kept === true,
+                    document.querySelector('[data-charger="PW-2"]').__kept === true,
+                ]"""
+            )
+            result["announced"] = await page.locator("[data-live-announce]").text_content()
+            live_status = await page.locator("[data-live-status]").text_content()
+            result["live_status"] = live_status
 
-                # The charger starts charging, with meter values.
-                await cp.call(
-                    c16.StatusNotification(
-                        connector_id=1, error_code="NoError", status="Charging", timestamp=ts()
-                    ),
-                    suppress=False,
-                )
-                start = await cp.call(
-                    c16.StartTransaction(
-                        connector_id=1, id_tag="TAG-ADA", meter_start=20_000, timestamp=ts(12)
-                    ),
-                    suppress=False,
-                )
-                await cp.call(
-                    c16.MeterValues(
-                        connector_id=1,
-                        transaction_id=start.transaction_id,
-                        meter_value=[
-                            {
-                                "timestamp": ts(),
-                                "sampledValue": [
-                                    {
-                                        "value": "21.48",
-                                        "measurand": "Energy.Active.Import.Register",
-                                        "unit": "kWh",
-                                    },
-                                    {
-                                        "value": "7400",
-                                        "measurand": "Power.Active.Import",
-                                        "unit": "W",
-                                    },
-                                    {
-                                        "value": "61",
-                                        "measurand": "SoC",
-                                        "unit": "Percent",
-                                        "location": "EV",
-                                    },
-                                ],
-                            }
-                        ],
-                    ),
-                    suppress=False,
-                )
+            # The charger page: press Reset (it asks for confirmation first).
+            page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+            await card.get_by_role("link", name="PW-1").click()
+            await expect(page.get_by_role("heading", name="PW-1")).to_be_visible()
+            await expect(page.locator(".charger-head")).to_contain_text("Eve Single")
+            await expect(page.locator(".charger-head")).to_contain_text("6.2.0")
+            reset = page.locator('form[data-hand="reset"]')
+            await reset.get_by_label("Type").select_option("soft")
+            await reset.get_by_role("button", name="Reset").click()
+            await expect(page.locator("#messages")).to_contain_text(
+                "Reset: the charger answered Accepted."
+            )
+            await expect(page.locator('[data-connector="1"]')).to_have_attribute(
+                "data-state", "charging"
+            )
+            result["received"] = list(cp.received)
+            await expect(page.locator(".charger-head")).to_contain_text("Online")
+            await page.evaluate("() => { window.__samePage = true; }")
 
-                await expect(connector).to_have_attribute("data-state", "charging")
-                await expect(connector).to_contain_text("Charging")
-                await expect(connector).to_contain_text("Ada Byron")
-                await expect(connector).to_contain_text("7.4 kW")
-                await expect(connector).to_contain_text("1.48 kWh")
-                await expect(connector).to_contain_text("61 %")
-                await expect(connector).to_contain_text(re.compile(r"Plugged in for 1[12] min"))
-                await expect(page.locator('[data-state-count="charging"]')).to_have_text("1")
-                result["same_document"] = await page.evaluate("() => window.__sameDocument")
-                result["kept"] = await page.evaluate(
-                    """() => [
-                        document.querySelector('[data-charger="PW-1"]').__kept === true,
-                        document.querySelector('[data-charger="PW-2"]').__kept === true,
-                    ]"""
-                )
-                result["announced"] = await page.locator("[data-live-announce]").text_content()
-                live_status = await page.locator("[data-live-status]").text_content()
-                result["live_status"] = live_status
-
-                # The charger page: press Reset (it asks for confirmation first).
-                page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
-                await card.get_by_role("link", name="PW-1").click()
-                await expect(page.get_by_role("heading", name="PW-1")).to_be_visible()
-                await expect(page.locator(".charger-head")).to_contain_text("Eve Single")
-                await expect(page.locator(".charger-head")).to_contain_text("6.2.0")
-                reset = page.locator('form[data-hand="reset"]')
-                await reset.get_by_label("Type").select_option("soft")
-                await reset.get_by_role("button", name="Reset").click()
-                await expect(page.locator("#messages")).to_contain_text(
-                    "Reset: the charger answered Accepted."
-                )
-                await expect(page.locator('[data-connector="1"]')).to_have_attribute(
-                    "data-state", "charging"
-                )
-                result["received"] = list(cp.received)
-            finally:
-                await browser.close()
+        # The charger goes away: the page says so without a reload.
+        header = page.locator(".charger-head")
+        await expect(header).to_contain_text("Offline")
+        await expect(page.locator('[data-connector="1"]')).to_have_attribute(
+            "data-state", "offline"
+        )
+        result["still_same_page"] = await page.evaluate("() => window.__samePage === true")
 
     run(scenario(), timeout=120)
 
@@ -238,6 +249,7 @@ def test_dashboard_updates_live_and_a_remote_reset_shows_the_answer(ocpp_server,
     # Screen readers hear the change of state, once.
     assert result["announced"] == "PW-1 connector 1: Charging."
     assert result["received"] == [("Reset", {"type": "Soft"})]
+    assert result["still_same_page"] is True
     log = CommandLog.objects.get()
     assert (log.command, log.source, log.status) == ("reset", "dashboard", "Accepted")
     assert log.issued_by == site["manager"]

@@ -492,3 +492,35 @@ def test_a_long_frame_folds_to_a_preview_that_opens_to_the_whole_frame(client, m
     assert html.unescape(summary) == frame[:FRAME_PREVIEW_CHARS] + "…"
     whole = re.search(r"</summary><code>(.*?)</code>", cell, re.S)[1]
     assert html.unescape(whole) == frame
+
+
+def test_charger_live_fragment_follows_the_connection_and_the_connectors(
+    client, manager_a, charger
+):
+    client.force_login(manager_a)
+    live_url = url("charger-live", "CP-PAGE")
+
+    first = client.get(live_url)
+    etag = first["ETag"]
+    header = text_of(
+        re.search(r'<header class="charger-head">.*?</header>', first.content.decode(), re.S)[0]
+    )
+    assert "CP-PAGE" in header and "Online" in header
+    assert client.get(live_url, headers={"if-none-match": etag}).status_code == 304
+
+    # The charger drops its socket: the header says so, the connectors are offline.
+    charger.channel_name = ""
+    charger.disconnected_at = timezone.now()
+    charger.save()
+    gone = client.get(live_url, headers={"if-none-match": etag})
+    assert gone.status_code == 200
+    page = gone.content.decode()
+    header = text_of(re.search(r'<header class="charger-head">.*?</header>', page, re.S)[0])
+    assert "Offline" in header and "Disconnected 0 s ago" in header
+    assert page.count('data-state="offline"') == 2
+
+    # A heartbeat alone changes the header too (its "last heartbeat").
+    etag = gone["ETag"]
+    charger.last_seen_at = timezone.now()
+    charger.save()
+    assert client.get(live_url, headers={"if-none-match": etag}).status_code == 200
