@@ -58,6 +58,8 @@ STATES: tuple[tuple[str, str], ...] = (
     ("unknown", "Unknown"),
 )
 STATE_LABELS = dict(STATES)
+# The side list of open alerts shows this many, newest first.
+ALERTS_LISTED = 30
 
 _STATE_OF_STATUS = {
     Connector.Status.AVAILABLE: "available",
@@ -263,6 +265,15 @@ class Dashboard:
         return _digest(
             ([c.signature for c in self.chargers], [a.pk for a in self.open_alerts], self.counts)
         )
+
+    @property
+    def listed_alerts(self) -> list[Alert]:
+        """The newest open alerts, for the side list (each charger shows its own)."""
+        return self.open_alerts[:ALERTS_LISTED]
+
+    @property
+    def unlisted_alert_count(self) -> int:
+        return max(len(self.open_alerts) - ALERTS_LISTED, 0)
 
     @property
     def connector_count(self) -> int:

@@ -36,6 +36,13 @@ PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory's
 WAIT_MS = 15_000
 
 
+# What a browser does when its tab is hidden or shown again.
+SET_HIDDEN = """(hidden) => {
+    Object.defineProperty(document, "hidden", {value: hidden, configurable: true});
+    document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
 def require_chromium() -> None:
     if CHROMIUM.exists():
         return
@@ -267,3 +274,66 @@ def test_without_chromium_under_ci_the_browser_test_fails(monkeypatch, tmp_path)
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="chromium not installed"):
         require_chromium()
+
+
+def test_polling_pauses_while_the_tab_is_hidden(ocpp_server, manager_a, make_charger, settings):
+    """The page asks for the live fragment every interval while visible, never while
+    hidden, and at once when shown again."""
+    require_chromium()
+    from django.conf import settings as django_settings
+    from django.test import Client
+    from playwright.async_api import async_playwright, expect
+
+    settings.MONITORING_LIVE_POLL_MS = 300
+    make_charger("HIDE-1", online=False)
+    client = Client()
+    client.force_login(manager_a)
+    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    base = f"http://127.0.0.1:{ocpp_server.port}"
+    polls: list[float] = []
+    result: dict[str, Any] = {}
+
+    async def scenario() -> None:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
+            )
+            try:
+                context = await browser.new_context()
+                await context.add_cookies(
+                    [{"name": django_settings.SESSION_COOKIE_NAME, "value": cookie, "url": base}]
+                )
+                page = await context.new_page()
+                await page.route(re.compile(r"/static/"), serve_static)
+                loop = asyncio.get_running_loop()
+                page.on(
+                    "request",
+                    lambda request: (
+                        polls.append(loop.time()) if "/dashboard/live/" in request.url else None
+                    ),
+                )
+                await page.goto(base + "/dashboard/")
+                await expect(page.locator('[data-charger="HIDE-1"]')).to_be_visible()
+                await asyncio.sleep(1.5)
+                result["visible"] = len(polls)
+
+                await page.evaluate(SET_HIDDEN, True)
+                await asyncio.sleep(0.5)  # a poll already on its way may finish
+                hidden_from = len(polls)
+                await asyncio.sleep(2)
+                result["hidden"] = len(polls) - hidden_from
+
+                shown_at = loop.time()
+                await page.evaluate(SET_HIDDEN, False)
+                await asyncio.sleep(0.2)
+                result["first_after_shown"] = next(
+                    (t - shown_at for t in polls if t >= shown_at), None
+                )
+            finally:
+                await browser.close()
+
+    run(scenario(), timeout=60)
+
+    assert result["visible"] >= 3  # about every 300 ms
+    assert result["hidden"] == 0
+    assert result["first_after_shown"] is not None and result["first_after_shown"] < 0.2

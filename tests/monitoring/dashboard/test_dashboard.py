@@ -4,6 +4,7 @@ the live fragment and its cost."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -264,3 +265,30 @@ def test_dashboard_query_count_does_not_grow_with_the_chargers(
     assert small[0] < 15
     page = client.get(DASHBOARD).content.decode()
     assert page.count('data-state="charging"') == 14
+
+
+def test_the_alert_list_shows_the_newest_and_counts_the_rest(
+    client, manager_a, make_charger, monkeypatch
+):
+    monkeypatch.setattr("apps.monitoring.selectors.dashboard.ALERTS_LISTED", 2)
+    for n in range(3):
+        charger = make_charger(f"CP-A{n}")
+        alert = open_alert(charger, title=f"Offline {n}")
+        Alert.objects.filter(pk=alert.pk).update(
+            opened_at=timezone.now() - timedelta(minutes=10 - n)
+        )
+    client.force_login(manager_a)
+
+    page = client.get(DASHBOARD).content.decode()
+
+    panel = re.search(r'<aside class="board-side alerts-panel".*?</aside>', page, re.S)[0]
+    assert re.findall(r"Offline \d", panel) == ["Offline 2", "Offline 1"]
+    assert "And 1 older open alerts" in panel
+    assert '<span class="count-badge">3</span>' in panel
+    assert "Offline 0" in connector_free_card(page, "CP-A0")
+
+
+def connector_free_card(page: str, charge_point_id: str) -> str:
+    return re.search(
+        rf'<article[^>]*data-charger="{re.escape(charge_point_id)}".*?</article>', page, re.S
+    )[0]
