@@ -196,6 +196,9 @@ def test_an_invalid_command_form_says_why_and_sends_nothing(client, manager_a, c
     assert not CommandLog.objects.exists()
 
 
+# The command service talks to the database from its own async context
+# (database_sync_to_async), which a test transaction cannot span on PostgreSQL.
+@pytest.mark.django_db(transaction=True)
 def test_a_command_to_an_offline_charger_is_logged_and_reported(client, manager_a, make_charger):
     make_charger("CP-OFF", online=False)
     client.force_login(manager_a)
