@@ -562,13 +562,28 @@ def firmware_events(*, charger: Charger, limit: int = 10) -> list[ChargerEvent]:
     )
 
 
-def recent_sessions(*, charger: Charger, limit: int = 10) -> list[ChargingSession]:
-    """The sessions the chart can show: the latest ones, newest first."""
-    return list(
+def chart_sessions(
+    *, charger: Charger, session_id: int | None = None, limit: int = 10
+) -> tuple[list[ChargingSession], ChargingSession | None]:
+    """The sessions the chart offers (the latest ones, newest first) and the one to
+    draw: `session_id` when it is this charger's, else the session in progress,
+    else the latest."""
+    sessions = list(
         ChargingSession.objects.filter(charger=charger)
         .select_related("connector")
         .order_by("-started_at", "-pk")[:limit]
     )
+    chosen = None
+    if session_id is not None:
+        chosen = next((s for s in sessions if s.pk == session_id), None) or (
+            ChargingSession.objects.filter(charger=charger, pk=session_id)
+            .select_related("connector")
+            .first()
+        )
+    if chosen is None:
+        active = [s for s in sessions if s.state == ChargingSession.State.ACTIVE]
+        chosen = active[0] if active else (sessions[0] if sessions else None)
+    return sessions, chosen
 
 
 # --- a session's curve ----------------------------------------------------------------

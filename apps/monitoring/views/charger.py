@@ -29,7 +29,7 @@ from django_tables2.export import TableExport
 
 from apps.chargers import commands
 from apps.chargers.exceptions import ChargerNoAnswer, ChargerOffline
-from apps.chargers.models import ChargingSession, CommandLog
+from apps.chargers.models import CommandLog
 from apps.monitoring import charts
 from apps.monitoring.filters import OcppMessageFilter, SessionFilter
 from apps.monitoring.selectors import dashboard as selectors
@@ -303,7 +303,7 @@ def charger_command(request: HttpRequest, charge_point_id: str, hand: str) -> Ht
             for name, errors in form.errors.items()
         )
         messages.error(request, f"{chosen.title}: {problems}")
-        return redirect(page + "#hands")
+        return redirect(page)
     try:
         result = commands.command_send_sync(
             charger=row.charger,
@@ -324,26 +324,17 @@ def charger_command(request: HttpRequest, charge_point_id: str, hand: str) -> Ht
     messages.add_message(request, level, text)
     if chosen.command == "get-configuration":
         return redirect(reverse("monitoring:charger-configuration", args=[charge_point_id]))
-    return redirect(page + "#hands")
+    return redirect(page)
 
 
 # --- the tabs ---------------------------------------------------------------------------
 
 
 def _chart(row: selectors.ChargerRow, session_id: str | None) -> dict[str, Any]:
-    sessions = selectors.recent_sessions(charger=row.charger)
-    chosen: ChargingSession | None = None
-    if session_id and session_id.isdigit():
-        chosen = next((s for s in sessions if s.pk == int(session_id)), None)
-        if chosen is None:
-            chosen = (
-                ChargingSession.objects.filter(charger=row.charger, pk=int(session_id))
-                .select_related("connector")
-                .first()
-            )
-    if chosen is None:
-        active = [s for s in sessions if s.state == ChargingSession.State.ACTIVE]
-        chosen = active[0] if active else (sessions[0] if sessions else None)
+    sessions, chosen = selectors.chart_sessions(
+        charger=row.charger,
+        session_id=int(session_id) if session_id and session_id.isdigit() else None,
+    )
     svg = None
     if chosen is not None:
         series = selectors.session_series(session=chosen)
