@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
@@ -208,27 +209,34 @@ class ChargerRow:
     def states(self) -> set[str]:
         return {c.state for c in self.connectors} or {"offline" if not self.online else "unknown"}
 
-    @property
+    @cached_property
     def signature(self) -> str:
         """Changes whenever anything shown for this charger changes (but not with the
-        clock): the page swaps in only the chargers whose signature changed."""
+        clock): the page swaps in only the chargers whose signature changed, and the
+        server renders a card again only when its signature is new."""
+        charger = self.charger
         return _digest(
             (
-                self.charger.pk,
-                self.charger.name,
+                charger.pk,
+                charger.charge_point_id,
+                charger.name,
+                charger.vendor,
+                charger.model,
                 self.online,
-                [a.pk for a in self.alerts],
+                [(a.pk, a.title, a.severity) for a in self.alerts],
                 [
                     (
                         c.connector.pk,
+                        c.connector.connector_id,
                         c.state,
                         c.connector.status,
                         c.connector.error_code,
+                        c.connector.vendor_error_code,
                         c.session.pk if c.session else None,
                         c.who,
                         c.live,
                         c.since,
-                        [a.pk for a in c.alerts],
+                        [(a.pk, a.title, a.severity) for a in c.alerts],
                     )
                     for c in self.connectors
                 ],
@@ -241,6 +249,9 @@ class ZoneGroup:
     id: int
     name: str
     chargers: list[ChargerRow] = field(default_factory=list)
+    # The chargers' cards as HTML, when the view renders them ahead (cached by
+    # signature); empty: the template renders them.
+    cards: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -260,7 +271,7 @@ class Dashboard:
     # chargers the filters hide).
     property_choices: list[tuple[int, str]]
 
-    @property
+    @cached_property
     def signature(self) -> str:
         return _digest(
             ([c.signature for c in self.chargers], [a.pk for a in self.open_alerts], self.counts)

@@ -99,3 +99,13 @@ def start_session(
                 unit=unit,
             )
     return session
+
+
+@pytest.fixture(autouse=True)
+def _fresh_card_cache():
+    """Rendered cards are cached by content; each test starts without them."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

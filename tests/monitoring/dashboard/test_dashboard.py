@@ -4,9 +4,10 @@ the live fragment and its cost."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -292,3 +293,22 @@ def connector_free_card(page: str, charge_point_id: str) -> str:
     return re.search(
         rf'<article[^>]*data-charger="{re.escape(charge_point_id)}".*?</article>', page, re.S
     )[0]
+
+
+# A frozen clock: cards are cached per minute, and a minute must not end mid-test.
+@time_machine.travel(datetime(2030, 1, 1, 12, 0, 5, tzinfo=UTC), tick=False)
+def test_only_changed_cards_are_rendered_again(client, manager_a, make_charger):
+    make_charger("CP-SAME")
+    changing = make_charger("CP-CHANGES")
+    client.force_login(manager_a)
+
+    def cards_rendered() -> int:
+        response = client.get(LIVE)
+        assert response.status_code == 200
+        names = [t.name for t in response.templates]
+        return names.count("monitoring/dashboard/_charger_card.html")
+
+    assert cards_rendered() == 2
+    changing.connectors.update(status=Connector.Status.FAULTED)
+    assert cards_rendered() == 1
+    assert cards_rendered() == 0
