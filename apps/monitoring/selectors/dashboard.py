@@ -321,6 +321,30 @@ def _sessions_by_id(ids: Iterable[int]) -> dict[int, ChargingSession]:
     return {s.pk: s for s in sessions.order_by("pk")}
 
 
+def _connector_rows(
+    charger: Any,
+    sessions: dict[int, ChargingSession],
+    alerts_by_connector: dict[int, list[Alert]],
+) -> list[ConnectorRow]:
+    """The connectors of a charger read through apps.chargers.selectors (annotated
+    with their active session and its live figures), as the dashboard shows them."""
+    rows = []
+    for connector in charger.connectors.all():
+        session = sessions.get(connector.active_session_id)
+        rows.append(
+            ConnectorRow(
+                connector=connector,
+                state=connector_state(online=charger.online, status=connector.status),
+                status_label=connector.get_status_display(),
+                session=session,
+                live=connector.current_session,
+                since=session.started_at if session else connector.status_at,
+                alerts=alerts_by_connector.get(connector.pk, []),
+            )
+        )
+    return rows
+
+
 def _matches(row: ChargerRow, query: str) -> bool:
     charger = row.charger
     haystack = [charger.charge_point_id, charger.name, charger.vendor, charger.model]
@@ -356,24 +380,10 @@ def dashboard_get(
         chargers,
         key=lambda c: (c.zone.property.name, c.zone.property_id, c.zone.name, c.zone_id),
     ):
-        connector_rows = []
-        for connector in charger.connectors.all():
-            session = sessions.get(connector.active_session_id)
-            connector_rows.append(
-                ConnectorRow(
-                    connector=connector,
-                    state=connector_state(online=charger.online, status=connector.status),
-                    status_label=connector.get_status_display(),
-                    session=session,
-                    live=connector.current_session,
-                    since=session.started_at if session else connector.status_at,
-                    alerts=alerts_by_connector.get(connector.pk, []),
-                )
-            )
         rows.append(
             ChargerRow(
                 charger=charger,
-                connectors=connector_rows,
+                connectors=_connector_rows(charger, sessions, alerts_by_connector),
                 alerts=alerts_by_charger.get(charger.pk, []),
             )
         )
@@ -427,23 +437,13 @@ def charger_for_page(*, user: AnyUser, charge_point_id: str) -> ChargerRow:
         .select_related("connector")
         .order_by("-opened_at", "-pk")
     )
-    rows = []
-    for connector in connectors:
-        session = sessions.get(connector.active_session_id)
-        rows.append(
-            ConnectorRow(
-                connector=connector,
-                state=connector_state(online=charger.online, status=connector.status),
-                status_label=connector.get_status_display(),
-                session=session,
-                live=connector.current_session,
-                since=session.started_at if session else connector.status_at,
-                alerts=[a for a in alerts if a.connector_id == connector.pk],
-            )
-        )
+    by_connector: dict[int, list[Alert]] = {}
+    for alert in alerts:
+        if alert.connector_id is not None:
+            by_connector.setdefault(alert.connector_id, []).append(alert)
     return ChargerRow(
         charger=charger,
-        connectors=rows,
+        connectors=_connector_rows(charger, sessions, by_connector),
         alerts=[a for a in alerts if a.connector_id is None],
     )
 

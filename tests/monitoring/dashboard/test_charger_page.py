@@ -18,7 +18,7 @@ from apps.monitoring.tables import FRAME_PREVIEW_CHARS
 from apps.monitoring.views.charger import HANDS, MESSAGES_PER_PAGE
 from tests import factories
 from tests.monitoring.dashboard.conftest import start_session
-from tests.monitoring.dashboard.test_dashboard import text_of
+from tests.monitoring.dashboard.test_dashboard import open_alert, text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +71,8 @@ def test_overview_shows_the_header_and_the_live_connectors(client, manager_a, ch
     start_session(
         charger, vehicle=factories.VehicleFactory(organization=org_a, model="Model 3", make="Tesla")
     )
+    open_alert(charger, title="Rebooted 4 times today")
+    open_alert(charger, connector=charger.connectors.get(connector_id=2), title="Lock stuck")
     client.force_login(manager_a)
 
     page = client.get(url("charger", "CP-PAGE")).content.decode()
@@ -83,6 +85,9 @@ def test_overview_shows_the_header_and_the_live_connectors(client, manager_a, ch
     assert "Tesla Model 3" in text_of(live)
     assert "7.2 kW" in text_of(live)
     assert f'data-live-url="{url("charger-live", "CP-PAGE")}"' in page
+    assert "Rebooted 4 times today" in live
+    second = re.search(r'<li class="connector[^"]*" data-connector="2".*?</li>', live, re.S)[0]
+    assert "Lock stuck" in second
 
 
 def test_status_history_is_newest_first_with_durations(client, manager_a, charger):
