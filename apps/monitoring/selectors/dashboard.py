@@ -547,7 +547,10 @@ def charger_configuration(*, charger: Charger) -> Configuration:
         .first()
     )
     response = log.response if log is not None and isinstance(log.response, dict) else {}
-    keys = []
+    keys: list[ConfigurationKey] = []
+    report_id = response.get("report_request_id")
+    if report_id is not None and not response.get("configuration"):
+        keys = _reported_keys(charger=charger, request_id=report_id)
     for entry in response.get("configuration") or []:
         if not isinstance(entry, dict) or "key" not in entry:
             continue
@@ -563,6 +566,42 @@ def charger_configuration(*, charger: Charger) -> Configuration:
     keys.sort(key=lambda k: k.key.lower())
     unknown = [str(k) for k in response.get("unknown_keys") or []]
     return Configuration(read=log, keys=keys, unknown_keys=unknown)
+
+
+def _variable_name(part: dict[str, Any]) -> str:
+    name = str(part.get("name", ""))
+    instance = part.get("instance")
+    return f"{name}[{instance}]" if instance else name
+
+
+def _reported_keys(*, charger: Charger, request_id: object) -> list[ConfigurationKey]:
+    """A 2.0.1 charger answers a full configuration read with a base report, sent as
+    NotifyReport messages (kept as charger events with the raw payload): the actual
+    value of each component's variable, and whether it may be changed."""
+    events = ChargerEvent.objects.filter(
+        charger=charger, kind=ChargerEvent.Kind.NOTIFY_REPORT, payload__requestId=request_id
+    ).order_by("received_at", "pk")
+    keys: dict[str, ConfigurationKey] = {}
+    for event in events:
+        payload = event.payload if isinstance(event.payload, dict) else {}
+        for item in payload.get("reportData") or []:
+            if not isinstance(item, dict):
+                continue
+            component = item.get("component") or {}
+            variable = item.get("variable") or {}
+            key = f"{_variable_name(component)}.{_variable_name(variable)}"
+            attributes = [a for a in item.get("variableAttribute") or [] if isinstance(a, dict)]
+            actual = next((a for a in attributes if a.get("type", "Actual") == "Actual"), None)
+            if actual is None:
+                continue
+            value = actual.get("value")
+            mutability = actual.get("mutability")
+            keys[key] = ConfigurationKey(
+                key=key,
+                value=None if value is None else str(value),
+                readonly=None if mutability is None else mutability == "ReadOnly",
+            )
+    return list(keys.values())
 
 
 def firmware_events(*, charger: Charger, limit: int = 10) -> list[ChargerEvent]:

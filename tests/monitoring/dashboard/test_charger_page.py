@@ -532,3 +532,69 @@ def test_charger_live_fragment_follows_the_connection_and_the_connectors(
     charger.last_seen_at = timezone.now()
     charger.save()
     assert client.get(live_url, headers={"if-none-match": etag}).status_code == 200
+
+
+def test_configuration_of_a_201_charger_comes_from_its_base_report(client, manager_a, make_charger):
+    charger = make_charger("CP-201", ocpp_version="2.0.1")
+    CommandLog.objects.create(
+        charger=charger,
+        command="get-configuration",
+        source=CommandLog.Source.DASHBOARD,
+        outcome=CommandLog.Outcome.ANSWERED,
+        status="Accepted",
+        response={"status": "Accepted", "report_request_id": 77},
+        answered_at=timezone.now(),
+    )
+
+    def report(request_id: int, seq_no: int, data: list[dict]) -> None:
+        ChargerEvent.objects.create(
+            charger=charger,
+            kind=ChargerEvent.Kind.NOTIFY_REPORT,
+            summary=f"Report {request_id} part {seq_no}",
+            payload={
+                "requestId": request_id,
+                "seqNo": seq_no,
+                "generatedAt": "2030-01-01T00:00:00Z",
+                "reportData": data,
+            },
+        )
+
+    report(
+        77,
+        0,
+        [
+            {
+                "component": {"name": "OCPPCommCtrlr"},
+                "variable": {"name": "HeartbeatInterval"},
+                "variableAttribute": [
+                    {"type": "Actual", "value": "300", "mutability": "ReadWrite"}
+                ],
+            },
+            {
+                "component": {"name": "EVSE", "evse": {"id": 1}},
+                "variable": {"name": "Power", "instance": "Max"},
+                "variableAttribute": [
+                    {"type": "Target", "value": "1"},
+                    {"type": "Actual", "value": "22000", "mutability": "ReadOnly"},
+                ],
+            },
+        ],
+    )
+    report(
+        12,  # another read's report: not this one
+        0,
+        [
+            {
+                "component": {"name": "Old"},
+                "variable": {"name": "Key"},
+                "variableAttribute": [{"value": "x"}],
+            }
+        ],
+    )
+    client.force_login(manager_a)
+
+    page = client.get(url("charger-configuration", "CP-201")).content.decode()
+
+    config = text_of(re.search(r'id="config-heading".*?</section>', page, re.S)[0])
+    assert "EVSE.Power[Max] 22000 yes OCPPCommCtrlr.HeartbeatInterval 300 no" in config
+    assert "Old.Key" not in config
