@@ -257,6 +257,11 @@ def answer_message(hand: Hand, outcome: commands.CommandResult | DomainError) ->
     if isinstance(outcome, commands.CommandResult):
         status = outcome.status or "answered"
         level = messages.SUCCESS if outcome.status in POSITIVE_ANSWERS else messages.WARNING
+        if hand.command == "get-configuration" and "report_request_id" in outcome.response:
+            return level, (
+                f"{hand.title}: the charger answered {status}; "
+                "it sends its configuration as a report, shown below as it arrives."
+            )
         if hand.command == "get-configuration":
             count = len(outcome.response.get("configuration") or [])
             return level, f"{hand.title}: the charger answered with {count} keys."

@@ -14,6 +14,10 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+# The test charger speaks OCPP like those of tests/ocpp_consumer (which may import
+# the package): the ban keeps it out of the application, not out of test stations.
+from ocpp.v201 import call as c201  # noqa: TID251
+
 from apps.chargers.models import ChargingSession, CommandLog, Connector
 from tests import factories
 from tests.ocpp_consumer.conftest import run
@@ -241,3 +245,50 @@ def test_a_viewer_cannot_command_a_connected_charger(ocpp_server, viewer_a, stat
     assert status == 403
     assert received == []
     assert not CommandLog.objects.exists()
+
+
+def test_read_configuration_of_a_201_charger_shows_its_base_report(
+    browser, station_charger, ocpp_server
+):
+    """2.0.1 has no "all keys" GetVariables: the read asks for a base report, which
+    the charger sends as NotifyReport; the configuration tab shows its variables."""
+    station_charger("CONF-201", "2.0.1")
+
+    async def scenario() -> tuple[str, str, list]:
+        async with charger_online(ocpp_server.url("CONF-201"), "CONF-201", "2.0.1") as cp:
+            page = await asyncio.to_thread(press, browser, "CONF-201", "read-configuration", {})
+            [(action, request)] = cp.received
+            assert action == "GetBaseReport"
+            await cp.call(
+                c201.NotifyReport(
+                    request_id=request["request_id"],
+                    generated_at="2030-01-01T00:00:00Z",
+                    seq_no=0,
+                    report_data=[
+                        {
+                            "component": {"name": "OCPPCommCtrlr"},
+                            "variable": {"name": "HeartbeatInterval"},
+                            "variable_attribute": [
+                                {"type": "Actual", "value": "120", "mutability": "ReadWrite"}
+                            ],
+                        }
+                    ],
+                ),
+                suppress=False,
+            )
+            _, after = await asyncio.to_thread(
+                browser.get, reverse("monitoring:charger-configuration", args=["CONF-201"])
+            )
+            return page, after, cp.received
+
+    page, after, received = run(scenario())
+
+    assert received[0][1]["report_base"] == "ConfigurationInventory"
+    assert messages_of(page) == [
+        (
+            "success",
+            "Read configuration: the charger answered Accepted; it sends its "
+            "configuration as a report, shown below as it arrives.",
+        )
+    ]
+    assert "<code>OCPPCommCtrlr.HeartbeatInterval</code></td><td><code>120</code>" in after
