@@ -258,7 +258,25 @@ class ZoneGroup:
 class PropertyGroup:
     id: int
     name: str
+    grid_limit_w: int | None = None
     zones: list[ZoneGroup] = field(default_factory=list)
+
+    @property
+    def connectors(self) -> list[ConnectorRow]:
+        return [c for zone in self.zones for row in zone.chargers for c in row.connectors]
+
+    @property
+    def power_kw(self) -> Decimal:
+        """What the property's chargers (those shown) draw now, as they last reported."""
+        return sum((c.power_kw for c in self.connectors if c.power_kw is not None), Decimal(0))
+
+    @property
+    def grid_limit_kw(self) -> Decimal | None:
+        return None if self.grid_limit_w is None else Decimal(self.grid_limit_w) / 1000
+
+    @property
+    def charging_count(self) -> int:
+        return sum(1 for c in self.connectors if c.state == "charging")
 
 
 @dataclass(frozen=True)
@@ -404,7 +422,12 @@ def dashboard_get(
     for row in rows:
         zone = row.charger.zone
         prop = properties.setdefault(
-            zone.property_id, PropertyGroup(id=zone.property_id, name=zone.property.name)
+            zone.property_id,
+            PropertyGroup(
+                id=zone.property_id,
+                name=zone.property.name,
+                grid_limit_w=zone.property.grid_limit_w,
+            ),
         )
         if zone.pk not in zones:
             zones[zone.pk] = ZoneGroup(id=zone.pk, name=zone.name)

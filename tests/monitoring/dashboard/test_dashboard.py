@@ -111,8 +111,10 @@ def test_dashboard_shows_each_connector_state_and_the_charging_session(
     for charge_point_id, state in expected.items():
         assert f'data-state="{state}"' in connector_html(page, charge_point_id, 1), charge_point_id
     assert "last said charging" in text_of(connector_html(page, "CP-GONE", 1))
-    # Grouped property → zone.
+    # Grouped property → zone, the property with what it draws now.
     assert page.index("Maple Court") < page.index("Garage") < page.index("CP-CHARGING")
+    load = text_of(re.search(r'<p class="property-load".*?</p>', page, re.S)[0])
+    assert load == "7.2 kW now of 150 kW grid limit · 1 of 7 connectors charging"
 
 
 def test_dashboard_counts_connectors_by_state(client, manager_a, make_charger):
