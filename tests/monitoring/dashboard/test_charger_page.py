@@ -598,3 +598,13 @@ def test_configuration_of_a_201_charger_comes_from_its_base_report(client, manag
     config = text_of(re.search(r'id="config-heading".*?</section>', page, re.S)[0])
     assert "EVSE.Power[Max] 22000 yes OCPPCommCtrlr.HeartbeatInterval 300 no" in config
     assert "Old.Key" not in config
+
+
+def test_a_command_without_the_csrf_token_is_refused(manager_a, charger):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(manager_a)
+    response = client.post(url("charger-command", "CP-PAGE", hand="reset"), {"type": "hard"})
+    assert response.status_code == 403
+    assert not CommandLog.objects.exists()
