@@ -608,3 +608,25 @@ def test_a_command_without_the_csrf_token_is_refused(manager_a, charger):
     response = client.post(url("charger-command", "CP-PAGE", hand="reset"), {"type": "hard"})
     assert response.status_code == 403
     assert not CommandLog.objects.exists()
+
+
+def test_a_user_manages_one_organization_and_only_views_another(client, org_a, org_b, charger):
+    user = factories.UserFactory(username="mixed")
+    factories.MembershipFactory(user=user, organization=org_a, role="property_manager")
+    factories.MembershipFactory(user=user, organization=org_b, role="viewer")
+    theirs = factories.ChargerFactory(
+        charge_point_id="CP-VIEWED", zone__property__organization=org_b
+    )
+    factories.ConnectorFactory(charger=theirs)
+    client.force_login(user)
+
+    managed = client.get(url("charger", "CP-PAGE")).content.decode()
+    viewed = client.get(url("charger", "CP-VIEWED"))
+    assert 'data-hand="reset"' in managed
+    assert viewed.status_code == 200
+    assert 'data-hand="' not in viewed.content.decode()
+    response = client.post(url("charger-command", "CP-VIEWED", hand="reset"), {"type": "soft"})
+    assert response.status_code == 403
+    assert not CommandLog.objects.exists()
+    dashboard = client.get(reverse("monitoring:dashboard")).content.decode()
+    assert 'data-charger="CP-PAGE"' in dashboard and 'data-charger="CP-VIEWED"' in dashboard
