@@ -9,7 +9,9 @@ admin.site.site_title = "Plugboard"
 admin.site.index_title = "Charging management"
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    # A manager starts on the live dashboard (which sends anyone not logged in to the
+    # admin login, and back); the admin stays at /admin/, linked from both.
+    path("", RedirectView.as_view(pattern_name="monitoring:dashboard", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("apps.monitoring.urls")),
