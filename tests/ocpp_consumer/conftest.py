@@ -67,6 +67,7 @@ class OcppServer:
 def _daphne() -> OcppServer:
     # Twisted's reactor runs once per process: folders that import these fixtures
     # into their own conftest share the server started first.
+    global _SERVER
     if _SERVER is not None:
         return _SERVER
     # Imported here: daphne.server installs Twisted's asyncio reactor on import.
@@ -95,7 +96,6 @@ def _daphne() -> OcppServer:
     state.port = server.listening_addresses[0][1]
     state.loop = twisted_loop
     state.server = server
-    global _SERVER
     _SERVER = state
     return state
 
