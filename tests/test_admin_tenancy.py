@@ -28,6 +28,7 @@ from apps.chargers.models import (
     SessionEvent,
     StatusChange,
 )
+from apps.monitoring.models import Alert, AlertRule, Notification, RemedyAttempt
 from apps.sites.models import Circuit, Membership, Organization, Property, Zone
 from apps.sites.tenancy import organization_id_of
 from tests import factories
@@ -37,6 +38,23 @@ pytestmark = pytest.mark.django_db
 
 def _charger(org: Organization) -> Charger:
     return factories.ChargerFactory(zone__property__organization=org)
+
+
+def _alert_rule(org: Organization) -> AlertRule:
+    # One rule per kind and organization: each call takes a kind still free.
+    used = set(AlertRule.objects.filter(organization=org).values_list("kind", flat=True))
+    kind = next(k for k in AlertRule.Kind.values if k not in used)
+    return AlertRule.objects.create(organization=org, kind=kind)
+
+
+def _alert(org: Organization) -> Alert:
+    return Alert.objects.create(
+        organization=org,
+        kind="charger_offline",
+        charger=_charger(org),
+        title="offline",
+        opened_at=timezone.now(),
+    )
 
 
 BUILDERS: dict[type[models.Model], Callable[[Organization], models.Model]] = {
@@ -72,6 +90,22 @@ BUILDERS: dict[type[models.Model], Callable[[Organization], models.Model]] = {
     CommandLog: lambda org: CommandLog.objects.create(
         charger=_charger(org), command="reset", source=CommandLog.Source.API
     ),
+    AlertRule: lambda org: _alert_rule(org),
+    Alert: lambda org: _alert(org),
+    RemedyAttempt: lambda org: RemedyAttempt.objects.create(
+        organization=org,
+        alert=(alert := _alert(org)),
+        charger=alert.charger,
+        action=AlertRule.Remedy.SOFT_RESET,
+        attempt=1,
+        created_at=timezone.now(),
+    ),
+    Notification: lambda org: Notification.objects.create(
+        organization=org,
+        kind=Notification.Kind.ALERT_OPENED,
+        subject="hi",
+        created_at=timezone.now(),
+    ),
 }
 MODELS = list(BUILDERS)
 # Rows a property manager may add and delete: organizations are created and removed
@@ -86,6 +120,9 @@ READ_ONLY = {
     MeterSample,
     ChargerEvent,
     CommandLog,
+    Alert,
+    RemedyAttempt,
+    Notification,
 }
 
 
