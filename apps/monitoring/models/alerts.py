@@ -217,6 +217,13 @@ class Alert(models.Model):
                 nulls_distinct=False,
                 name="monitoring_alert_one_open_per_problem",
             ),
+            # The same for charger-wide problems (no connector), on databases that
+            # ignore nulls_distinct (SQLite, PostgreSQL before 15: NULLs differ).
+            models.UniqueConstraint(
+                fields=["kind", "charger"],
+                condition=Q(status="open", connector__isnull=True),
+                name="monitoring_alert_one_open_per_charger_problem",
+            ),
         ]
         indexes = [
             models.Index(fields=["organization", "status", "-opened_at"]),

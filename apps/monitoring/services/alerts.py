@@ -112,8 +112,7 @@ def _evaluate_kind(
         problem
         for key, problem in problems.items()
         if key not in open_alerts
-        and problem.since
-        <= now - timedelta(minutes=rules[problem.organization_id].threshold_minutes)
+        and problem.since <= now - _lasting(rules[problem.organization_id])
     ]
     opened = _open(kind=kind, problems=due, rules=rules, now=now)
     result.opened[kind] += [a.pk for a in opened]
@@ -156,6 +155,14 @@ def _evaluate_kind(
         managers.update(manager_addresses(organization_ids=missing))
     for event, alerts in events:
         _notify(event=event, alerts=alerts, rules=rules, managers=managers, now=now)
+
+
+def _lasting(rule: AlertRule) -> timedelta:
+    """How long a problem must last before it opens an alert. The counting kinds'
+    threshold is their counting window: reaching the count is the problem."""
+    if rule.kind in AlertRule.COUNTING_KINDS:
+        return timedelta(0)
+    return timedelta(minutes=rule.threshold_minutes)
 
 
 def _resolve(alerts: Sequence[Alert], *, rules: dict[int, AlertRule], now: datetime) -> list[Alert]:
@@ -300,13 +307,16 @@ DEFAULT_RULES: dict[str, dict[str, object]] = {
 def alert_rules_ensure_defaults(*, organization: Organization) -> list[AlertRule]:
     """Give the organization a rule of every kind it lacks, with the defaults above.
     Existing rules are left as their managers set them. Returns the rules created."""
-    have = set(AlertRule.objects.filter(organization=organization).values_list("kind", flat=True))
-    missing = [
-        AlertRule(organization=organization, kind=kind, **DEFAULT_RULES.get(kind, {}))  # type: ignore[arg-type]
-        for kind in Kind.values
-        if kind not in have
-    ]
-    return AlertRule.objects.bulk_create(missing, ignore_conflicts=True)
+    created = []
+    for kind in Kind.values:
+        rule, new = AlertRule.objects.get_or_create(
+            organization=organization,
+            kind=kind,
+            defaults=DEFAULT_RULES.get(kind, {}),
+        )
+        if new:
+            created.append(rule)
+    return created
 
 
 @transaction.atomic
