@@ -3,6 +3,7 @@ it, and an evaluation that runs its after-commit work (emails) like production."
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -59,7 +60,7 @@ def make_charger(
     now = timezone.now()
     return factories.ChargerFactory(
         zone__property__organization=org,
-        channel_name="specific.test!1" if online else "",
+        channel_name=f"specific.test!{uuid.uuid4().hex}" if online else "",
         last_seen_at=now - seen_ago,
         connected_at=now - seen_ago,
         disconnected_at=None if online else now - seen_ago,
