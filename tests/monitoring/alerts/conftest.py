@@ -17,6 +17,9 @@ from apps.monitoring.models import AlertRule
 from apps.monitoring.services.alerts import alert_rules_ensure_defaults, alerts_evaluate
 from tests import factories
 
+# The running OCPP server of the end-to-end tests (test_e2e.py).
+from tests.ocpp_consumer.conftest import _daphne, ocpp_server  # noqa: F401
+
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
