@@ -209,8 +209,27 @@ async def _send(cpid: str, steps: list[tuple[str, dict[str, Any]]]) -> _Result:
     return _Result(Outcome.ACCEPTED, "; ".join(answers), command_ids)
 
 
+# Embedded mode runs this in the scheduler's thread, on an event loop of its own,
+# while the charger's consumer lives on the server's loop; the in-memory channel
+# layer hands the answer over between the two without waking this loop, which
+# would then notice it only at the timeout. Waking it every few tenths of a second
+# makes it notice at once. (Production's channels-redis needs none of this, and
+# there the ticker costs nothing but a few wake-ups.)
+_WAKE_EVERY_S = 0.05
+
+
+async def _wake_up_often() -> None:
+    # Not waiting for anything: the wake-ups themselves are the point.
+    while True:  # noqa: ASYNC110
+        await asyncio.sleep(_WAKE_EVERY_S)
+
+
 async def _send_all(jobs: list[tuple[str, list[tuple[str, dict[str, Any]]]]]) -> list[_Result]:
-    return list(await asyncio.gather(*(_send(cpid, steps) for cpid, steps in jobs)))
+    ticker = asyncio.create_task(_wake_up_often())
+    try:
+        return list(await asyncio.gather(*(_send(cpid, steps) for cpid, steps in jobs)))
+    finally:
+        ticker.cancel()
 
 
 def remedy_attempts_execute(*, attempt_ids: Sequence[int]) -> list[RemedyAttempt]:

@@ -11,6 +11,7 @@ that loop and the charger's answer comes back (tests/ocpp_consumer/conftest.py).
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -305,3 +306,37 @@ def test_driver_gets_move_your_car_and_session_end_once_each(ocpp_server, site, 
     assert "has ended" in ended.subject
     assert "8.00 kWh" in ended.body
     assert Notification.objects.filter(person=person).count() == 2
+
+
+def test_embedded_mode_sends_remedies_from_the_scheduler_thread(ocpp_server, site, clock, settings):
+    """Embedded mode runs the periodic task with `task.apply()` in the scheduler's own
+    thread (config/embedded.py), on an event loop other than the server's: the
+    charger's answer still comes back at once, not at the timeout."""
+    from apps.monitoring.tasks.alerts import alerts_evaluate as evaluate_task
+
+    settings.ALERTS_REMEDY_TIMEOUT_S = 20
+    factories.ChargerFactory(charge_point_id="ALERT-EMB", zone__property__organization=site)
+    took: dict[str, Any] = {}
+
+    def scheduler_thread() -> None:
+        started = time.monotonic()
+        try:
+            took["result"] = evaluate_task.apply().get()
+        finally:
+            connections.close_all()
+        took["seconds"] = time.monotonic() - started
+
+    async def talk() -> None:
+        url = ocpp_server.url("ALERT-EMB")
+        async with charger_online(url, "ALERT-EMB", "1.6", answers=RESET_ACCEPTED) as cp:
+            await boot(cp)
+            await status(cp, "Faulted", "InternalError")
+            clock.shift(6 * MIN)
+            await asyncio.to_thread(scheduler_thread)
+            took["received"] = list(cp.received)
+
+    run(talk())
+    assert took["result"]["remedies"] == 1
+    assert took["received"] == [("Reset", {"type": "Soft"})]
+    assert RemedyAttempt.objects.get().outcome == RemedyAttempt.Outcome.ACCEPTED
+    assert took["seconds"] < 5, took
