@@ -216,7 +216,7 @@ def _alert_context(notification: Notification) -> dict[str, Any]:
 def _driver_context(notification: Notification) -> dict[str, Any]:
     session = (
         ChargingSession.objects.select_related("charger__zone__property", "connector", "vehicle")
-        .filter(pk=notification.session_id)
+        .filter(notifications=notification)
         .first()
     )
     energy_kwh = None
