@@ -27,6 +27,7 @@ from apps.chargers.models import (
     SessionEvent,
     StatusChange,
 )
+from apps.chargers.services.connections import SEEN_WRITE_INTERVAL_S
 from apps.monitoring.models import Alert, AlertRule
 from apps.sites.exceptions import NotFound
 
@@ -144,8 +145,7 @@ def problems_charger_offline(*, rules: Rules, now: datetime) -> Problems:
                 continue
             since, why = last_seen, "no heartbeat or message"
         else:
-            since = max(t for t in (row["disconnected_at"], last_seen) if t is not None)
-            why = "connection dropped"
+            since, why = _offline_since(row["disconnected_at"], last_seen), "connection dropped"
         found.append(
             Problem(
                 organization_id=row[ORG],
@@ -157,6 +157,16 @@ def problems_charger_offline(*, rules: Rules, now: datetime) -> Problems:
             )
         )
     return _collect(found)
+
+
+def _offline_since(disconnected_at: datetime | None, last_seen: datetime) -> datetime:
+    """When a charger without a socket went quiet. A closed socket is recorded when
+    it closes; a dead one only when the presence sweep gives up on it, minutes after
+    the charger's last word. last_seen_at lags the truth by at most the consumer's
+    write throttle, so the last word plus that throttle bounds the real time."""
+    if disconnected_at is None or disconnected_at < last_seen:
+        return last_seen
+    return min(disconnected_at, last_seen + timedelta(seconds=SEEN_WRITE_INTERVAL_S))
 
 
 def _active_sessions(rules: Rules) -> QuerySet[ChargingSession]:

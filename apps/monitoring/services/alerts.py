@@ -71,12 +71,17 @@ def alerts_evaluate(*, now: datetime | None = None) -> EvaluationResult:
     result = EvaluationResult()
     # Manager addresses per organization, read once per evaluation when needed.
     managers: dict[int, list[str]] = {}
+    failures: list[Exception] = []
     for kind in Kind.values:
         try:
             _evaluate_kind(kind=kind, now=now, result=result, managers=managers)
-        except Exception:
-            # One kind's failure (a bug, a deadlock) must not silence the others.
+        except Exception as exc:
+            # One kind's failure (a bug, a deadlock) must not silence the others;
+            # the round still fails afterwards, so that it shows in the task's log.
             log.exception("Alert evaluation of %s failed", kind)
+            failures.append(exc)
+    if failures:
+        raise ExceptionGroup("Alert evaluation failed for some kinds", failures)
     return result
 
 
@@ -223,14 +228,20 @@ def _open(
 
 
 def _escalate(alerts: Sequence[Alert], *, reasons: dict[int, str], now: datetime) -> list[Alert]:
-    escalated = []
+    """Escalate once: one UPDATE per distinct reason (the kind's rules are locked, so
+    nobody else escalates these meanwhile)."""
+    by_reason: dict[str, list[Alert]] = defaultdict(list)
     for alert in alerts:
-        # Conditional: escalated once, whoever gets there first.
-        if Alert.objects.filter(pk=alert.pk, escalated_at__isnull=True).update(
-            escalated_at=now, escalation_reason=reasons[alert.pk][:200]
-        ):
-            alert.escalated_at, alert.escalation_reason = now, reasons[alert.pk][:200]
-            escalated.append(alert)
+        if alert.escalated_at is None:
+            by_reason[reasons[alert.pk][:200]].append(alert)
+    escalated = []
+    for reason, group in by_reason.items():
+        Alert.objects.filter(pk__in=[a.pk for a in group], escalated_at__isnull=True).update(
+            escalated_at=now, escalation_reason=reason
+        )
+        for alert in group:
+            alert.escalated_at, alert.escalation_reason = now, reason
+        escalated += group
     return escalated
 
 

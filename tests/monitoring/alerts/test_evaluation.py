@@ -491,3 +491,31 @@ def test_remedy_only_for_connector_kinds(org_a):
         AlertRule(
             organization=org_a, kind=Kind.REPEATED_REBOOTS, extra_recipients="a@b.c, nope"
         ).full_clean()
+
+
+def test_a_dead_socket_swept_late_counts_from_the_last_word(clock, rules_a, org_a, evaluate):
+    """The presence sweep notices a dead socket 12 minutes after the charger's last
+    word: the offline time counts from that word (plus the seen-write throttle),
+    not from the sweep."""
+    charger = make_charger(org_a, online=True)
+    evaluate()
+    clock.shift(12 * MIN)
+    Charger.objects.filter(pk=charger.pk).update(channel_name="", disconnected_at=timezone.now())
+    clock.shift(4 * MIN)
+    evaluate()
+    [alert] = open_alerts()
+    assert alert.since_at == charger.last_seen_at + MIN
+
+
+def test_one_failing_kind_does_not_stop_the_others(clock, rules_a, org_a, evaluate, monkeypatch):
+    from apps.monitoring.selectors import alerts as selectors
+
+    def broken(**kwargs):
+        raise RuntimeError("detector bug")
+
+    monkeypatch.setitem(selectors.DETECTORS, Kind.CONNECTOR_FAULTED, broken)
+    make_charger(org_a, online=False, seen_ago=20 * MIN)
+    with pytest.raises(ExceptionGroup) as raised:
+        evaluate()
+    assert str(raised.value.exceptions[0]) == "detector bug"
+    assert len(open_alerts(Kind.CHARGER_OFFLINE)) == 1
