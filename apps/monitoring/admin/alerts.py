@@ -82,6 +82,29 @@ class RemedyAttemptInline(TenantTabularInline):
         return False
 
 
+class HandledFilter(admin.SimpleListFilter):
+    """Open alerts nobody has taken in hand yet, at a glance."""
+
+    title = "handling"
+    parameter_name = "handling"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("unacknowledged", "Not acknowledged"),
+            ("acknowledged", "Acknowledged"),
+            ("escalated", "Escalated"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Alert]) -> QuerySet[Alert]:
+        if self.value() == "unacknowledged":
+            return queryset.filter(acknowledged_at__isnull=True)
+        if self.value() == "acknowledged":
+            return queryset.filter(acknowledged_at__isnull=False)
+        if self.value() == "escalated":
+            return queryset.filter(escalated_at__isnull=False)
+        return queryset
+
+
 @admin.register(Alert)
 class AlertAdmin(TenantModelAdmin):
     read_only = True
@@ -96,7 +119,14 @@ class AlertAdmin(TenantModelAdmin):
         "escalated_at",
         "acknowledged_at",
     )
-    list_filter = ("status", "severity", "kind", "charger__zone__property", "organization")
+    list_filter = (
+        "status",
+        HandledFilter,
+        "severity",
+        "kind",
+        "charger__zone__property",
+        "organization",
+    )
     list_select_related = ("charger", "organization")
     search_fields = ("title", "charger__charge_point_id")
     ordering = ("-opened_at", "-pk")

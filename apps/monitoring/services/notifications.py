@@ -195,6 +195,8 @@ def _alert_context(notification: Notification) -> dict[str, Any]:
             "alert": alert,
             "property": alert.charger.zone.property.name,
             "zone": alert.charger.zone.name,
+            # Times in the property's own zone: that is where the manager is.
+            "time_zone": alert.charger.zone.property.time_zone,
             "url": base + reverse("admin:monitoring_alert_change", args=[alert.pk]),
             "remedies": alert.remedy_attempts.count()
             if notification.kind != Kind.ALERT_OPENED

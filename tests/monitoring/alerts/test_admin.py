@@ -144,3 +144,14 @@ def test_alert_page_shows_its_remedy_attempts(client, manager_a, org_a):
     assert "reset: Accepted" in page.text
     log = client.get(reverse("admin:monitoring_remedyattempt_changelist"))
     assert "Soft reset" in log.text
+
+
+def test_changelist_filters_what_nobody_took_in_hand(client, manager_a, org_a):
+    waiting, taken = _alert(org_a), _alert(org_a)
+    Alert.objects.filter(pk=taken.pk).update(acknowledged_at=timezone.now())
+    client.force_login(manager_a)
+    url = reverse("admin:monitoring_alert_changelist")
+    response = client.get(url, {"handling": "unacknowledged"})
+    assert list(response.context["cl"].result_list) == [waiting]
+    response = client.get(url, {"handling": "acknowledged"})
+    assert list(response.context["cl"].result_list) == [taken]
