@@ -18,7 +18,8 @@ from apps.monitoring.services import alerts as alert_services
 from apps.monitoring.services.remedies import _steps
 from tests.monitoring.alerts.conftest import make_charger, make_connector, set_rule
 
-pytestmark = pytest.mark.django_db
+# Transactional: the command service reads and writes from its own thread.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 Kind = AlertRule.Kind
 MIN = timedelta(minutes=1)
