@@ -121,3 +121,21 @@ def test_a_viewer_reads_but_cannot_acknowledge(client, org_a, alerts):
 
 def test_without_a_token_401(client, alerts):
     assert client.get(reverse("api:alert_list")).status_code == 401
+
+
+def test_openapi_documents_the_alert_operations(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    operations = {
+        op["operationId"]: (path, method, op["tags"])
+        for path, methods in schema["paths"].items()
+        for method, op in methods.items()
+    }
+    assert operations["alert_list"] == ("/api/v1/alerts", "get", ["alerts"])
+    assert operations["alert_get"] == ("/api/v1/alerts/{alert_id}", "get", ["alerts"])
+    assert operations["alert_acknowledge"] == (
+        "/api/v1/alerts/{alert_id}/acknowledge",
+        "post",
+        ["alerts"],
+    )
+    kinds = schema["components"]["schemas"]["AlertOut"]["properties"]
+    assert {"kind", "status", "details", "escalated_at", "acknowledged_by"} <= set(kinds)
