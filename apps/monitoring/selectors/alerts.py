@@ -89,6 +89,7 @@ def _collect(problems: list[Problem]) -> Problems:
 
 
 def problems_connector_faulted(*, rules: Rules, now: datetime) -> Problems:
+    """Faulted connectors, and chargers faulted as a whole (connector 0)."""
     rows = (
         Connector.objects.filter(status=Connector.Status.FAULTED, **_accepted("charger__", rules))
         .values(
@@ -122,7 +123,47 @@ def problems_connector_faulted(*, rules: Rules, now: datetime) -> Problems:
                 },
             )
         )
-    return _collect(found)
+    return _collect(found + _chargers_faulted(rules=rules, now=now))
+
+
+def _chargers_faulted(*, rules: Rules, now: datetime) -> list[Problem]:
+    """Faults of the whole charger (OCPP connector 0): its latest connector-0 status
+    report says Faulted. One query, the latest report per charger by the
+    (charger, reported_at) index."""
+    latest = StatusChange.objects.filter(
+        charger_id=OuterRef("pk"), connector__isnull=True
+    ).order_by("-reported_at", "-pk")
+    rows = (
+        Charger.objects.filter(**_accepted("", rules))
+        .annotate(
+            whole_status=Subquery(latest.values("status")[:1]),
+            whole_error=Subquery(latest.values("error_code")[:1]),
+            whole_vendor=Subquery(latest.values("vendor_error_code")[:1]),
+            whole_at=Subquery(latest.values("reported_at")[:1]),
+        )
+        .filter(whole_status=Connector.Status.FAULTED)
+        .values("pk", "charge_point_id", "whole_error", "whole_vendor", "whole_at", ORG)
+        .order_by("pk")
+    )
+    found = []
+    for row in rows:
+        codes = row["whole_error"] or "no error code"
+        if row["whole_vendor"]:
+            codes += f", vendor code {row['whole_vendor']}"
+        found.append(
+            Problem(
+                organization_id=row[ORG],
+                charger_id=row["pk"],
+                connector_id=None,
+                since=row["whole_at"] or now,
+                title=f"{row['charge_point_id']} is faulted ({codes})",
+                details={
+                    "error_code": row["whole_error"],
+                    "vendor_error_code": row["whole_vendor"],
+                },
+            )
+        )
+    return found
 
 
 def problems_charger_offline(*, rules: Rules, now: datetime) -> Problems:

@@ -62,6 +62,8 @@ def backoff(rule: AlertRule, attempts: int) -> timedelta:
 def _applies(rule: AlertRule, alert: Alert) -> bool:
     if not rule.remedy or alert.kind not in AlertRule.REMEDIABLE_KINDS:
         return False
+    if alert.connector_id is None and rule.remedy == Remedy.UNLOCK_CONNECTOR:
+        return False  # a fault of the whole charger: no connector to unlock
     if alert.kind == AlertRule.Kind.CONNECTOR_FAULTED and rule.error_codes:
         return str(alert.details.get("error_code", "")).lower() in rule.error_codes
     return True
@@ -160,14 +162,16 @@ def _steps(attempt: RemedyAttempt, connector_number: int | None) -> list[tuple[s
         return [("reset", {"type": "soft"})]
     if attempt.action == Remedy.HARD_RESET:
         return [("reset", {"type": "hard"})]
-    if connector_number is None:
-        raise ValueError(f"{attempt.get_action_display()} needs a connector.")
     if attempt.action == Remedy.UNLOCK_CONNECTOR:
+        if connector_number is None:
+            raise ValueError("Unlocking needs a connector.")
         return [("unlock-connector", {"connector_id": connector_number})]
     if attempt.action == Remedy.AVAILABILITY_TOGGLE:
+        # Connector 0: the whole charger (a fault reported for connector 0).
+        number = connector_number or 0
         return [
-            ("change-availability", {"connector_id": connector_number, "available": False}),
-            ("change-availability", {"connector_id": connector_number, "available": True}),
+            ("change-availability", {"connector_id": number, "available": False}),
+            ("change-availability", {"connector_id": number, "available": True}),
         ]
     raise ValueError(f"Unknown remedy {attempt.action!r}.")
 

@@ -27,6 +27,7 @@ from ocpp.v16 import call as c16  # noqa: TID251
 from ocpp.v16 import call_result as result16  # noqa: TID251
 
 from apps.access.services import id_token_create
+from apps.chargers import services as charger_services
 from apps.chargers.models import CommandLog
 from apps.monitoring.models import Alert, AlertRule, Notification, RemedyAttempt
 from apps.monitoring.services.alerts import alert_rules_ensure_defaults, alerts_evaluate
@@ -51,9 +52,15 @@ def _in_server_thread(fn: Any) -> Any:
         connections.close_all()  # this worker thread's connection, not the test's
 
 
+# The server writes a little after it answers (the consumer's last-seen update):
+# on SQLite's shared cache a write of ours at that moment would fail, not wait.
+SERVER_WRITES_S = 0.3
+
+
 async def on_server(server: Any, fn: Any) -> Any:
     """Run `fn` (sync, with its after-commit work) in a worker thread of the server's
     event loop, without blocking the charge points' loop meanwhile."""
+    await asyncio.sleep(SERVER_WRITES_S)
     coroutine = sync_to_async(_in_server_thread, thread_sensitive=False)(fn)
     return await asyncio.to_thread(server.on_server_loop, coroutine, 60)
 
@@ -80,6 +87,15 @@ async def status(cp: Any, state: str, error_code: str = "NoError", vendor: str =
         ),
         suppress=False,
     )
+
+
+@pytest.fixture(autouse=True)
+def _no_background_seen_writes(monkeypatch):
+    # With the clock shifted by minutes, every frame would make the consumer write
+    # last_seen_at after answering, at the moment a remedy's command log is
+    # written: SQLite's shared cache (tests only) fails one of the two instead of
+    # waiting. Heartbeats still write it, as the tests need.
+    monkeypatch.setattr(charger_services, "SEEN_WRITE_INTERVAL_S", 24 * 3600)
 
 
 @pytest.fixture

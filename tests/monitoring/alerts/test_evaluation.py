@@ -519,3 +519,29 @@ def test_one_failing_kind_does_not_stop_the_others(clock, rules_a, org_a, evalua
         evaluate()
     assert str(raised.value.exceptions[0]) == "detector bug"
     assert len(open_alerts(Kind.CHARGER_OFFLINE)) == 1
+
+
+def test_a_charger_faulted_as_a_whole(clock, rules_a, org_a, evaluate):
+    set_rule(org_a, Kind.CONNECTOR_FAULTED, remedy="")
+    charger = make_charger(org_a)
+    make_connector(charger, Connector.Status.AVAILABLE)
+
+    def report(status: str, ago: timedelta, error_code: str = "") -> None:
+        StatusChange.objects.create(
+            charger=charger,
+            connector=None,
+            status=status,
+            error_code=error_code,
+            vendor_error_code="PWR-3" if error_code else "",
+            reported_at=timezone.now() - ago,
+        )
+
+    report(Connector.Status.AVAILABLE, 30 * MIN)
+    report(Connector.Status.FAULTED, 10 * MIN, "PowerMeterFailure")
+    evaluate()
+    [alert] = open_alerts(Kind.CONNECTOR_FAULTED)
+    assert alert.connector is None
+    assert alert.title == f"{charger} is faulted (PowerMeterFailure, vendor code PWR-3)"
+    report(Connector.Status.AVAILABLE, timedelta(0))
+    evaluate()
+    assert open_alerts() == []

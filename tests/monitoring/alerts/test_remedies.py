@@ -182,3 +182,16 @@ def test_availability_toggle_is_two_commands():
         ("change-availability", {"connector_id": 3, "available": False}),
         ("change-availability", {"connector_id": 3, "available": True}),
     ]
+
+
+def test_a_whole_charger_toggles_connector_zero_and_is_never_unlocked():
+    toggle = RemedyAttempt(action=AlertRule.Remedy.AVAILABILITY_TOGGLE)
+    assert _steps(toggle, None)[0] == (
+        "change-availability",
+        {"connector_id": 0, "available": False},
+    )
+    rule = AlertRule(kind=Kind.CONNECTOR_FAULTED, remedy=AlertRule.Remedy.UNLOCK_CONNECTOR)
+    whole = Alert(kind=Kind.CONNECTOR_FAULTED, connector=None, details={"error_code": "X"})
+    from apps.monitoring.services.remedies import _applies
+
+    assert not _applies(rule, whole)
