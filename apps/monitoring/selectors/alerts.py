@@ -126,40 +126,70 @@ def problems_connector_faulted(*, rules: Rules, now: datetime) -> Problems:
     return _collect(found + _chargers_faulted(rules=rules, now=now))
 
 
+# A connector-0 fault is looked for among reports of the last day (an index range
+# per charger), plus the chargers whose charger-wide fault alert is still open.
+WHOLE_CHARGER_LOOKBACK = timedelta(days=1)
+
+
 def _chargers_faulted(*, rules: Rules, now: datetime) -> list[Problem]:
     """Faults of the whole charger (OCPP connector 0): its latest connector-0 status
-    report says Faulted. One query, the latest report per charger by the
-    (charger, reported_at) index."""
-    latest = StatusChange.objects.filter(
-        charger_id=OuterRef("pk"), connector__isnull=True
-    ).order_by("-reported_at", "-pk")
-    rows = (
+    report says Faulted. Three queries: the candidates (a fault reported lately,
+    or an alert still open), their latest connector-0 report, and those reports."""
+    still_open = Alert.objects.filter(
+        kind=Kind.CONNECTOR_FAULTED, status=Alert.Status.OPEN, connector__isnull=True
+    ).values("charger_id")
+    reported = StatusChange.objects.filter(
+        charger_id=OuterRef("pk"),
+        connector__isnull=True,
+        status=Connector.Status.FAULTED,
+        reported_at__gte=now - WHOLE_CHARGER_LOOKBACK,
+    )
+    candidates = list(
         Charger.objects.filter(**_accepted("", rules))
-        .annotate(
-            whole_status=Subquery(latest.values("status")[:1]),
-            whole_error=Subquery(latest.values("error_code")[:1]),
-            whole_vendor=Subquery(latest.values("vendor_error_code")[:1]),
-            whole_at=Subquery(latest.values("reported_at")[:1]),
-        )
-        .filter(whole_status=Connector.Status.FAULTED)
-        .values("pk", "charge_point_id", "whole_error", "whole_vendor", "whole_at", ORG)
+        .filter(Q(pk__in=still_open) | Exists(reported))
+        .values_list("pk", flat=True)
         .order_by("pk")
+    )
+    if not candidates:
+        return []
+    latest = (
+        StatusChange.objects.filter(charger_id=OuterRef("pk"), connector__isnull=True)
+        .order_by("-reported_at", "-pk")
+        .values("pk")[:1]
+    )
+    latest_ids = (
+        Charger.objects.filter(pk__in=candidates)
+        .annotate(latest=Subquery(latest))
+        .values_list("latest", flat=True)
+    )
+    rows = (
+        StatusChange.objects.filter(pk__in=[pk for pk in latest_ids if pk is not None])
+        .filter(status=Connector.Status.FAULTED)
+        .values(
+            "charger_id",
+            "charger__charge_point_id",
+            "error_code",
+            "vendor_error_code",
+            "reported_at",
+            CHARGER_ORG,
+        )
+        .order_by("charger_id")
     )
     found = []
     for row in rows:
-        codes = row["whole_error"] or "no error code"
-        if row["whole_vendor"]:
-            codes += f", vendor code {row['whole_vendor']}"
+        codes = row["error_code"] or "no error code"
+        if row["vendor_error_code"]:
+            codes += f", vendor code {row['vendor_error_code']}"
         found.append(
             Problem(
-                organization_id=row[ORG],
-                charger_id=row["pk"],
+                organization_id=row[CHARGER_ORG],
+                charger_id=row["charger_id"],
                 connector_id=None,
-                since=row["whole_at"] or now,
-                title=f"{row['charge_point_id']} is faulted ({codes})",
+                since=row["reported_at"],
+                title=f"{row['charger__charge_point_id']} is faulted ({codes})",
                 details={
-                    "error_code": row["whole_error"],
-                    "vendor_error_code": row["whole_vendor"],
+                    "error_code": row["error_code"],
+                    "vendor_error_code": row["vendor_error_code"],
                 },
             )
         )

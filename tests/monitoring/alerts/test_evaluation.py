@@ -545,3 +545,28 @@ def test_a_charger_faulted_as_a_whole(clock, rules_a, org_a, evaluate):
     report(Connector.Status.AVAILABLE, timedelta(0))
     evaluate()
     assert open_alerts() == []
+
+
+def test_a_whole_charger_fault_older_than_a_day_stays_open_until_cleared(
+    clock, rules_a, org_a, evaluate
+):
+    set_rule(org_a, Kind.CONNECTOR_FAULTED, remedy="")
+    charger = make_charger(org_a)
+    StatusChange.objects.create(
+        charger=charger,
+        status=Connector.Status.FAULTED,
+        error_code="OtherError",
+        reported_at=timezone.now(),
+    )
+    clock.shift(10 * MIN)
+    evaluate()
+    [alert] = open_alerts(Kind.CONNECTOR_FAULTED)
+    clock.shift(timedelta(days=2))
+    Charger.objects.filter(pk=charger.pk).update(last_seen_at=timezone.now())
+    evaluate()
+    assert open_alerts(Kind.CONNECTOR_FAULTED) == [alert]
+    StatusChange.objects.create(
+        charger=charger, status=Connector.Status.AVAILABLE, reported_at=timezone.now()
+    )
+    evaluate()
+    assert open_alerts(Kind.CONNECTOR_FAULTED) == []
