@@ -157,7 +157,8 @@ def _evaluate_kind(
     org_ids = {alert.organization_id for _, alerts in events for alert in alerts}
     missing = org_ids - set(managers)
     if missing:
-        managers.update(manager_addresses(organization_ids=missing))
+        found = manager_addresses(organization_ids=missing)
+        managers.update({org_id: found.get(org_id, []) for org_id in missing})
     for event, alerts in events:
         _notify(event=event, alerts=alerts, rules=rules, managers=managers, now=now)
 
