@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 Remedy = AlertRule.Remedy
 Outcome = RemedyAttempt.Outcome
 DAY = timedelta(hours=24)
+# Remedies that act on the whole charger.
+CHARGER_WIDE = frozenset({Remedy.SOFT_RESET, Remedy.HARD_RESET})
 # What a charger answers when it will do (or has done) what was asked.
 ACCEPTED_STATUSES = frozenset({"Accepted", "Scheduled", "Unlocked"})
 
@@ -93,15 +95,18 @@ def remedies_plan(
         .annotate(n=Count("pk"), last=Max("created_at"))
         .order_by("alert_id")
     }
+    # Per charger and day, rounds with an attempt count: a reset for two faulted
+    # connectors of one charger is one reset.
     today: dict[int, int] = {
         row["charger_id"]: row["n"]
         for row in RemedyAttempt.objects.filter(
             charger__in={a.charger_id for a in candidates}, created_at__gt=now - DAY
         )
         .values("charger_id")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("created_at", distinct=True))
         .order_by("charger_id")
     }
+    this_round: set[int] = set()
     online = set(
         Charger.objects.filter(pk__in={a.charger_id for a in candidates})
         .exclude(channel_name="")
@@ -121,7 +126,10 @@ def remedies_plan(
                 f"({done} attempt{'s' if done != 1 else ''})."
             )
             continue
-        if today.get(alert.charger_id, 0) >= rule.remedy_daily_cap:
+        if (
+            alert.charger_id not in this_round
+            and today.get(alert.charger_id, 0) >= rule.remedy_daily_cap
+        ):
             escalations[alert.pk] = (
                 f"The daily cap of {rule.remedy_daily_cap} automatic remedies for this "
                 "charger is used up."
@@ -129,7 +137,9 @@ def remedies_plan(
             continue
         if alert.charger_id not in online:
             continue  # nothing can reach it; the offline rule speaks for it
-        today[alert.charger_id] = today.get(alert.charger_id, 0) + 1
+        if alert.charger_id not in this_round:
+            this_round.add(alert.charger_id)
+            today[alert.charger_id] = today.get(alert.charger_id, 0) + 1
         attempts.append(
             RemedyAttempt(
                 organization_id=alert.organization_id,
@@ -247,13 +257,29 @@ def remedy_attempts_execute(*, attempt_ids: Sequence[int]) -> list[RemedyAttempt
     if not attempts:
         return []
     started = timezone.now()
-    jobs = []
+    # A reset is for the whole charger: alerts of several of its connectors share
+    # one (each attempt row records it); other remedies act on their connector.
+    groups: dict[tuple[Any, ...], list[RemedyAttempt]] = {}
     for attempt in attempts:
-        number = attempt.connector.connector_id if attempt.connector else None
-        jobs.append((attempt.charger.charge_point_id, _steps(attempt, number)))
+        key: tuple[Any, ...] = (
+            (attempt.charger_id, attempt.action)
+            if attempt.action in CHARGER_WIDE
+            else (attempt.pk,)
+        )
+        groups.setdefault(key, []).append(attempt)
+    jobs = []
+    for group in groups.values():
+        first = group[0]
+        number = first.connector.connector_id if first.connector else None
+        jobs.append((first.charger.charge_point_id, _steps(first, number)))
     results = async_to_sync(_send_all)(jobs)
     finished = timezone.now()
-    for attempt, (_, steps), result in zip(attempts, jobs, results, strict=True):
+    done = [
+        (attempt, steps, result)
+        for group, (_, steps), result in zip(groups.values(), jobs, results, strict=True)
+        for attempt in group
+    ]
+    for attempt, steps, result in done:
         ids = result.command_ids
         if len(ids) < len(steps):
             # The command that failed raised instead of answering: its log row is

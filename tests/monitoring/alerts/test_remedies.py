@@ -195,3 +195,16 @@ def test_a_whole_charger_toggles_connector_zero_and_is_never_unlocked():
     from apps.monitoring.services.remedies import _applies
 
     assert not _applies(rule, whole)
+
+
+def test_two_faulted_connectors_of_one_charger_share_one_reset(clock, faulted, evaluate):
+    charger, _ = faulted
+    make_connector(
+        charger, Connector.Status.FAULTED, since=6 * MIN, number=2, error_code="OtherError"
+    )
+    evaluate()
+    both = attempts()
+    assert len(both) == 2
+    assert {a.connector.connector_id for a in both} == {1, 2}
+    [command] = CommandLog.objects.filter(source=CommandLog.Source.SYSTEM)
+    assert all(list(a.commands.all()) == [command] for a in both)
