@@ -30,7 +30,11 @@ from apps.chargers.models import (
     StatusChange,
 )
 from apps.monitoring.models import (
+    Alert,
+    AlertRule,
+    Notification,
     OutageExclusion,
+    RemedyAttempt,
     ReportDelivery,
     ReportSubscription,
     UptimePolicy,
@@ -91,6 +95,23 @@ def _webhook_delivery(org: Organization) -> WebhookDelivery:
     )
 
 
+def _alert_rule(org: Organization) -> AlertRule:
+    # One rule per kind and organization: each call takes a kind still free.
+    used = set(AlertRule.objects.filter(organization=org).values_list("kind", flat=True))
+    kind = next(k for k in AlertRule.Kind.values if k not in used)
+    return AlertRule.objects.create(organization=org, kind=kind)
+
+
+def _alert(org: Organization) -> Alert:
+    return Alert.objects.create(
+        organization=org,
+        kind="charger_offline",
+        charger=_charger(org),
+        title="offline",
+        opened_at=timezone.now(),
+    )
+
+
 BUILDERS: dict[type[models.Model], Callable[[Organization], models.Model]] = {
     Organization: lambda org: org,
     Membership: lambda org: factories.MembershipFactory(
@@ -138,6 +159,22 @@ BUILDERS: dict[type[models.Model], Callable[[Organization], models.Model]] = {
     ),
     WebhookSubscription: _webhook,
     WebhookDelivery: _webhook_delivery,
+    AlertRule: lambda org: _alert_rule(org),
+    Alert: lambda org: _alert(org),
+    RemedyAttempt: lambda org: RemedyAttempt.objects.create(
+        organization=org,
+        alert=(alert := _alert(org)),
+        charger=alert.charger,
+        action=AlertRule.Remedy.SOFT_RESET,
+        attempt=1,
+        created_at=timezone.now(),
+    ),
+    Notification: lambda org: Notification.objects.create(
+        organization=org,
+        kind=Notification.Kind.ALERT_OPENED,
+        subject="hi",
+        created_at=timezone.now(),
+    ),
 }
 MODELS = list(BUILDERS)
 # Rows a property manager may add and delete: organizations are created and removed
@@ -154,6 +191,9 @@ READ_ONLY = {
     CommandLog,
     ReportDelivery,
     WebhookDelivery,
+    Alert,
+    RemedyAttempt,
+    Notification,
 }
 
 

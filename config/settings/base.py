@@ -149,6 +149,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.webhook_events_purge",
         "schedule": 86400.0,
     },
+    "monitoring.alerts-evaluate": {"task": "monitoring.alerts_evaluate", "schedule": 60.0},
+    "monitoring.driver-notifications": {
+        "task": "monitoring.driver_notifications_send",
+        "schedule": 60.0,
+    },
 }
 
 # --- auth -----------------------------------------------------------------
@@ -186,6 +191,18 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Plugboard <plugboard@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- alerts (apps/monitoring) -------------------------------------------------
+# Links in alert emails point here (the admin's alert pages).
+ALERTS_SITE_URL = env_str("ALERTS_SITE_URL", "http://127.0.0.1:8000")
+ALERTS_EMAIL_SUBJECT_PREFIX = env_str("ALERTS_EMAIL_SUBJECT_PREFIX", "[Plugboard] ")
+# Seconds an automatic remedy waits for the charger's answer (default: the command
+# timeout, OCPP_COMMAND_TIMEOUT).
+ALERTS_REMEDY_TIMEOUT_S = None
+# Drivers: a suspension must last this long before "move your car" goes out, and
+# sessions that ended or were suspended longer ago than the lookback get no email.
+ALERTS_DRIVER_SUSPENDED_AFTER_MINUTES = env_int("ALERTS_DRIVER_SUSPENDED_AFTER_MINUTES", 5)
+ALERTS_DRIVER_LOOKBACK_HOURS = env_int("ALERTS_DRIVER_LOOKBACK_HOURS", 6)
 
 # --- logging --------------------------------------------------------------
 LOGGING = {

@@ -368,7 +368,16 @@ class Seeder:
             self.person(org, prop, spec["domain"], number, pspec, groups)
         for number in range(1, sum(count for _, count in spec.get("vans", [])) + 1):
             self.van(org, fleet, spec["vans"], number)
+        self.alert_rules(org)
         return org
+
+    def alert_rules(self, org: Organization) -> None:
+        # The monitoring app's defaults (a rule per kind; existing ones left alone).
+        # Imported here: the demo world is the one place sites reaches up to it.
+        from apps.monitoring.services.alerts import alert_rules_ensure_defaults
+
+        for rule in alert_rules_ensure_defaults(organization=org):
+            self._record(rule)
 
     def person(
         self,
