@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -641,3 +641,45 @@ def health_scores(
             raise NotFound(f"No property {property_id}.")
         chargers = chargers.filter(zone__property_id=property_id)
     return health_for_chargers(chargers=chargers, start=start, end=end, now=now)
+
+
+# --- one charger at a glance ----------------------------------------------------------
+
+VITALS_UPTIME_DAYS = 30
+VITALS_HEALTH_DAYS = 7
+
+
+@dataclass(frozen=True)
+class ChargerVitals:
+    """A charger's uptime over the last month and its health over the last week,
+    as the charger page shows them (the same figures as the reports and ranking)."""
+
+    uptime_days: int
+    health_days: int
+    uptime: Uptime
+    target_percent: float
+    health: ChargerHealth | None
+
+    @property
+    def meets_target(self) -> bool:
+        return self.uptime.nevi_percent > self.target_percent
+
+
+def charger_vitals(*, charger: Charger, now: datetime) -> ChargerVitals:
+    """Uptime (NEVI and plain, all ports together) and health of one charger the
+    caller already may see, in a fixed number of queries."""
+    only = Charger.objects.filter(pk=charger.pk)
+    uptime = uptime_for_chargers(
+        chargers=only, start=now - timedelta(days=VITALS_UPTIME_DAYS), end=now, now=now
+    )
+    health = health_for_chargers(
+        chargers=only, start=now - timedelta(days=VITALS_HEALTH_DAYS), end=now, now=now
+    )
+    policy = uptime.policies.get(charger.zone.property_id, DEFAULT_POLICY)
+    return ChargerVitals(
+        uptime_days=VITALS_UPTIME_DAYS,
+        health_days=VITALS_HEALTH_DAYS,
+        uptime=uptime.total,
+        target_percent=policy.target_percent,
+        health=health[0] if health else None,
+    )

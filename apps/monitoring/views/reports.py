@@ -14,13 +14,16 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from apps.monitoring.models import ReportSubscription
-from apps.monitoring.selectors.health import health_scores
+from apps.monitoring.selectors.health import ChargerHealth, health_scores
 from apps.monitoring.services import reports
 from apps.sites.exceptions import NotFound
 from apps.sites.models import Property
 
 HEALTH_DAYS = 7
 MAX_HEALTH_DAYS = 90
+# The bands of a health score, as templates/monitoring/reports/_score.html colours them.
+SCORE_GOOD = 90
+SCORE_FAIR = 70
 
 
 class BadPeriod(ValueError):
@@ -61,7 +64,9 @@ def report_index(request: HttpRequest) -> HttpResponse:
         .select_related("organization")
         .order_by("organization__name", "name", "pk")
     )
-    return render(request, "monitoring/reports/index.html", {"properties": properties})
+    return render(
+        request, "monitoring/reports/index.html", {"nav": "reports", "properties": properties}
+    )
 
 
 @require_GET
@@ -91,8 +96,26 @@ def health_ranking(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "monitoring/reports/health.html",
-        {"ranked": ranked, "days": days, "property_id": property_id, "properties": properties},
+        {
+            "nav": "health",
+            "ranked": ranked,
+            "summary": _health_summary(ranked),
+            "days": days,
+            "default_days": HEALTH_DAYS,
+            "property_id": property_id,
+            "properties": properties,
+        },
     )
+
+
+def _health_summary(ranked: list[ChargerHealth]) -> dict[str, int]:
+    """How many chargers fall in each band of the score pill (see _score.html)."""
+    scores = [health.score.score for health in ranked]
+    return {
+        "attention": sum(1 for s in scores if s < SCORE_FAIR),
+        "watch": sum(1 for s in scores if SCORE_FAIR <= s < SCORE_GOOD),
+        "healthy": sum(1 for s in scores if s >= SCORE_GOOD),
+    }
 
 
 @require_GET
@@ -105,7 +128,11 @@ def report_detail(request: HttpRequest, property_id: int) -> HttpResponse:
     query = urlencode(
         {"frequency": report.period.frequency, "date": report.period.first_day.isoformat()}
     )
-    return render(request, "monitoring/reports/detail.html", {"report": report, "query": query})
+    return render(
+        request,
+        "monitoring/reports/detail.html",
+        {"nav": "reports", "report": report, "query": query},
+    )
 
 
 @require_GET
