@@ -659,6 +659,14 @@ class ChargerVitals:
     uptime: Uptime
     target_percent: float
     health: ChargerHealth | None
+    # When the uptime's period began: the window's start, or the charger's
+    # registration if that is later (a new charger is measured from then).
+    measured_since: datetime
+    window_start: datetime
+
+    @property
+    def measured_part(self) -> bool:
+        return self.measured_since > self.window_start
 
     @property
     def meets_target(self) -> bool:
@@ -669,9 +677,8 @@ def charger_vitals(*, charger: Charger, now: datetime) -> ChargerVitals:
     """Uptime (NEVI and plain, all ports together) and health of one charger the
     caller already may see, in a fixed number of queries."""
     only = Charger.objects.filter(pk=charger.pk)
-    uptime = uptime_for_chargers(
-        chargers=only, start=now - timedelta(days=VITALS_UPTIME_DAYS), end=now, now=now
-    )
+    window_start = now - timedelta(days=VITALS_UPTIME_DAYS)
+    uptime = uptime_for_chargers(chargers=only, start=window_start, end=now, now=now)
     health = health_for_chargers(
         chargers=only, start=now - timedelta(days=VITALS_HEALTH_DAYS), end=now, now=now
     )
@@ -682,4 +689,6 @@ def charger_vitals(*, charger: Charger, now: datetime) -> ChargerVitals:
         uptime=uptime.total,
         target_percent=policy.target_percent,
         health=health[0] if health else None,
+        measured_since=min((row.start for row in uptime.connectors), default=window_start),
+        window_start=window_start,
     )
