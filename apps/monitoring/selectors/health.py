@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from apps.chargers.models import (
@@ -692,3 +692,58 @@ def charger_vitals(*, charger: Charger, now: datetime) -> ChargerVitals:
         measured_since=min((row.start for row in uptime.connectors), default=window_start),
         window_start=window_start,
     )
+
+
+# --- the report index: each property at a glance -------------------------------------
+
+GLANCE_DAYS = 7
+# A charger scoring under this needs a technician (the health page's "need attention").
+ATTENTION_BELOW = 70
+
+
+@dataclass(frozen=True)
+class PropertyGlance:
+    property: Property
+    chargers: int
+    uptime: Uptime | None  # None: no port in service over the window
+    target_percent: float
+    needs_attention: int
+
+    @property
+    def meets_target(self) -> bool:
+        return self.uptime is not None and self.uptime.nevi_percent > self.target_percent
+
+
+def properties_at_a_glance(*, user: AnyUser, now: datetime) -> list[PropertyGlance]:
+    """The user's properties by organization and name, each with its ports' NEVI
+    uptime and how many chargers need attention over the last GLANCE_DAYS days; a
+    fixed number of queries, however many properties."""
+    properties = list(
+        Property.objects.visible_to(user)
+        .select_related("organization")
+        .annotate(charger_count=Count("zones__chargers", distinct=True))
+        .order_by("organization__name", "name", "pk")
+    )
+    chargers = Charger.objects.visible_to(user)
+    start = now - timedelta(days=GLANCE_DAYS)
+    uptime = uptime_for_chargers(chargers=chargers, start=start, end=now, now=now)
+    by_property = {pk: parts for pk, _, parts in uptime.by_property()}
+    attention: dict[int, int] = defaultdict(int)
+    for health in health_for_chargers(chargers=chargers, start=start, end=now, now=now):
+        if health.score.score < ATTENTION_BELOW:
+            attention[health.property_id] += 1
+    policies = policies_for(properties)
+    return [
+        PropertyGlance(
+            property=prop,
+            chargers=prop.charger_count,  # type: ignore[attr-defined]
+            uptime=(
+                by_property[prop.pk]
+                if prop.pk in by_property and by_property[prop.pk].period_minutes
+                else None
+            ),
+            target_percent=policies[prop.pk].target_percent,
+            needs_attention=attention[prop.pk],
+        )
+        for prop in properties
+    ]

@@ -14,7 +14,13 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from apps.monitoring.models import ReportSubscription
-from apps.monitoring.selectors.health import ChargerHealth, health_scores
+from apps.monitoring.selectors.health import (
+    ATTENTION_BELOW,
+    GLANCE_DAYS,
+    ChargerHealth,
+    health_scores,
+    properties_at_a_glance,
+)
 from apps.monitoring.services import reports
 from apps.sites.exceptions import NotFound
 from apps.sites.models import Property
@@ -23,7 +29,7 @@ HEALTH_DAYS = 7
 MAX_HEALTH_DAYS = 90
 # The bands of a health score, as templates/monitoring/reports/_score.html colours them.
 SCORE_GOOD = 90
-SCORE_FAIR = 70
+SCORE_FAIR = ATTENTION_BELOW
 
 
 class BadPeriod(ValueError):
@@ -59,13 +65,17 @@ def _report(request: HttpRequest, property_id: int) -> reports.PropertyReport:
 @require_GET
 @login_required
 def report_index(request: HttpRequest) -> HttpResponse:
-    properties = (
-        Property.objects.visible_to(request.user)
-        .select_related("organization")
-        .order_by("organization__name", "name", "pk")
-    )
+    """The user's properties, each with its week at a glance and its reports."""
+    glances = properties_at_a_glance(user=request.user, now=timezone.now())
     return render(
-        request, "monitoring/reports/index.html", {"nav": "reports", "properties": properties}
+        request,
+        "monitoring/reports/index.html",
+        {
+            "nav": "reports",
+            "glances": glances,
+            "glance_days": GLANCE_DAYS,
+            "attention_below": ATTENTION_BELOW,
+        },
     )
 
 

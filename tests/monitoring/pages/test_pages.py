@@ -187,3 +187,41 @@ def test_report_email_stays_self_contained(site):
     html = reports.report_html(report)
     assert "monitoring.css" not in html and "topnav" not in html
     assert 'style="' in html and "95.71%" in html
+
+
+def test_report_index_shows_each_property_at_a_glance(client, manager_a, site):
+    # A second property whose only charger is offline and faulted now: 60 points off.
+    other = factories.PropertyFactory(organization=site.property.organization, name="Aspen Row")
+    broken = factories.ChargerFactory(
+        charge_point_id="ASPEN-1", zone=factories.ZoneFactory(property=other)
+    )
+    factories.ConnectorFactory(charger=broken, connector_id=1, status="faulted")
+    client.force_login(manager_a)
+    html = client.get(reverse("monitoring:report_index")).text
+    rows = {
+        name: row
+        for row in re.findall(r"<tr>.*?</tr>", html, re.S)
+        for name in ("Birch Lofts", "Aspen Row")
+        if name in row
+    }
+    assert list(rows) == ["Aspen Row", "Birch Lofts"]  # by name within the organization
+    # The last 7 days hold the 432-minute fault: 1 - 432 / 10,080 = 95.71%.
+    assert '<span class="bad">95.71%</span>' in rows["Birch Lofts"]
+    assert '<td data-figure="attention"><a class="muted"' in rows["Birch Lofts"]
+    assert "1 charger</a>" in rows["Aspen Row"]
+    assert f"?property={other.pk}" in rows["Aspen Row"]
+    assert "under 70" in html
+
+
+def test_report_index_query_count_does_not_grow_with_properties(client, manager_a, site):
+    client.force_login(manager_a)
+    url = reverse("monitoring:report_index")
+    small = _queries(client, url)
+    for n in range(4):
+        prop = factories.PropertyFactory(organization=site.property.organization)
+        charger = factories.ChargerFactory(zone=factories.ZoneFactory(property=prop))
+        factories.ConnectorFactory(charger=charger, connector_id=1)
+        StatusChange.objects.create(
+            charger=charger, status="faulted", reported_at=NOW - timedelta(hours=n + 1)
+        )
+    assert _queries(client, url) == small
