@@ -703,7 +703,7 @@ ATTENTION_BELOW = 70
 
 @dataclass(frozen=True)
 class PropertyGlance:
-    property: Property
+    prop: Property
     chargers: int
     uptime: Uptime | None  # None: no port in service over the window
     target_percent: float
@@ -735,7 +735,7 @@ def properties_at_a_glance(*, user: AnyUser, now: datetime) -> list[PropertyGlan
     policies = policies_for(properties)
     return [
         PropertyGlance(
-            property=prop,
+            prop=prop,
             chargers=prop.charger_count,  # type: ignore[attr-defined]
             uptime=(
                 by_property[prop.pk]
