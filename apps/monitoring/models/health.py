@@ -107,10 +107,18 @@ class UptimePolicy(models.Model):
     class Meta:
         verbose_name_plural = "uptime policies"
         constraints = [
+            # Two partial constraints rather than one with nulls_distinct=False, which
+            # SQLite (the embedded database) does not support: Django would create no
+            # constraint there at all.
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(property__isnull=True),
+                name="monitoring_uptimepolicy_one_default_per_org",
+            ),
             models.UniqueConstraint(
                 fields=["organization", "property"],
-                nulls_distinct=False,
-                name="monitoring_uptimepolicy_one_per_org_and_property",
+                condition=Q(property__isnull=False),
+                name="monitoring_uptimepolicy_one_per_property",
             ),
             models.CheckConstraint(
                 condition=Q(opens_at__isnull=True, closes_at__isnull=True)

@@ -33,6 +33,7 @@ from apps.chargers.models import CommandLog
 from apps.monitoring import charts
 from apps.monitoring.filters import OcppMessageFilter, SessionFilter
 from apps.monitoring.selectors import dashboard as selectors
+from apps.monitoring.selectors.health import charger_vitals
 from apps.monitoring.tables import OcppMessageTable, SessionTable
 from apps.monitoring.views.dashboard import poll_interval_ms
 from apps.sites.exceptions import DomainError, Forbidden, NotFound
@@ -369,6 +370,7 @@ def charger_overview(request: HttpRequest, charge_point_id: str) -> HttpResponse
             "hands": _hand_forms(row) if context["can_manage"] else [],
             "timeline": selectors.status_timeline(charger=row.charger),
             "commands": selectors.charger_commands(charger=row.charger),
+            "vitals": charger_vitals(charger=row.charger, now=context["now"]),
             **_chart(row, request.GET.get("session")),
         }
     )

@@ -14,13 +14,22 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from apps.monitoring.models import ReportSubscription
-from apps.monitoring.selectors.health import health_scores
+from apps.monitoring.selectors.health import (
+    ATTENTION_BELOW,
+    GLANCE_DAYS,
+    ChargerHealth,
+    health_scores,
+    properties_at_a_glance,
+)
 from apps.monitoring.services import reports
 from apps.sites.exceptions import NotFound
 from apps.sites.models import Property
 
 HEALTH_DAYS = 7
 MAX_HEALTH_DAYS = 90
+# The bands of a health score, as templates/monitoring/reports/_score.html colours them.
+SCORE_GOOD = 90
+SCORE_FAIR = ATTENTION_BELOW
 
 
 class BadPeriod(ValueError):
@@ -56,12 +65,18 @@ def _report(request: HttpRequest, property_id: int) -> reports.PropertyReport:
 @require_GET
 @login_required
 def report_index(request: HttpRequest) -> HttpResponse:
-    properties = (
-        Property.objects.visible_to(request.user)
-        .select_related("organization")
-        .order_by("organization__name", "name", "pk")
+    """The user's properties, each with its week at a glance and its reports."""
+    glances = properties_at_a_glance(user=request.user, now=timezone.now())
+    return render(
+        request,
+        "monitoring/reports/index.html",
+        {
+            "nav": "reports",
+            "glances": glances,
+            "glance_days": GLANCE_DAYS,
+            "attention_below": ATTENTION_BELOW,
+        },
     )
-    return render(request, "monitoring/reports/index.html", {"properties": properties})
 
 
 @require_GET
@@ -91,8 +106,26 @@ def health_ranking(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "monitoring/reports/health.html",
-        {"ranked": ranked, "days": days, "property_id": property_id, "properties": properties},
+        {
+            "nav": "health",
+            "ranked": ranked,
+            "summary": _health_summary(ranked),
+            "days": days,
+            "default_days": HEALTH_DAYS,
+            "property_id": property_id,
+            "properties": properties,
+        },
     )
+
+
+def _health_summary(ranked: list[ChargerHealth]) -> dict[str, int]:
+    """How many chargers fall in each band of the score pill (see _score.html)."""
+    scores = [health.score.score for health in ranked]
+    return {
+        "attention": sum(1 for s in scores if s < SCORE_FAIR),
+        "watch": sum(1 for s in scores if SCORE_FAIR <= s < SCORE_GOOD),
+        "healthy": sum(1 for s in scores if s >= SCORE_GOOD),
+    }
 
 
 @require_GET
@@ -105,7 +138,11 @@ def report_detail(request: HttpRequest, property_id: int) -> HttpResponse:
     query = urlencode(
         {"frequency": report.period.frequency, "date": report.period.first_day.isoformat()}
     )
-    return render(request, "monitoring/reports/detail.html", {"report": report, "query": query})
+    return render(
+        request,
+        "monitoring/reports/detail.html",
+        {"nav": "reports", "report": report, "query": query},
+    )
 
 
 @require_GET
