@@ -1,0 +1,288 @@
+"""Diagnostics (1.6 GetDiagnostics) and log (2.0.1 GetLog) uploads.
+
+The charger is told to upload to a URL on Plugboard carrying a single-use,
+unguessable token bound to that charger and request (only its SHA-256 is stored).
+It uploads by HTTP POST (multipart) or PUT; the file lands under
+settings.DIAGNOSTICS_UPLOAD_DIR (never served directly: downloads go through a
+view that checks the organization). The request's status follows the upload
+itself and the charger's DiagnosticsStatusNotification / LogStatusNotification
+(kept by the OCPP edge as charger events of kind diagnostics_status)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from apps.chargers import commands
+from apps.chargers.models import Charger, ChargerEvent, CommandLog
+from apps.monitoring.models import DiagnosticsRequest
+from apps.sites.exceptions import DomainError, Forbidden, NotFound
+from apps.sites.tenancy import MANAGE_ROLES
+
+if TYPE_CHECKING:
+    from apps.sites.tenancy import AnyUser
+
+R = DiagnosticsRequest.Status
+# DiagnosticsStatus (1.6) and UploadLogStatus (2.0.1) that end a request badly.
+UPLOAD_FAILURES = frozenset(
+    {"UploadFailed", "UploadFailure", "BadMessage", "PermissionDenied", "NotSupportedOperation"}
+)
+OPEN = (R.REQUESTED, R.UPLOADING)
+
+
+class UploadRefused(DomainError):
+    """The upload URL's token is unknown, already used or expired (HTTP 404)."""
+
+
+class UploadTooLarge(DomainError):
+    """The uploaded body exceeds settings.DIAGNOSTICS_UPLOAD_MAX_BYTES (HTTP 413)."""
+
+
+def upload_max_bytes() -> int:
+    return int(settings.DIAGNOSTICS_UPLOAD_MAX_BYTES)
+
+
+def upload_root() -> Path:
+    return Path(settings.DIAGNOSTICS_UPLOAD_DIR)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def upload_url(*, token: str, base_url: str | None = None) -> str:
+    """The absolute URL a charger uploads to (PUBLIC_BASE_URL unless given)."""
+    base = (base_url or settings.PUBLIC_BASE_URL).rstrip("/")
+    return base + reverse("monitoring:diagnostics-upload", kwargs={"token": token})
+
+
+@transaction.atomic
+def _request_create(
+    *, charger: Charger, requested_by: AnyUser | None, now: datetime
+) -> tuple[DiagnosticsRequest, str]:
+    token = secrets.token_urlsafe(32)
+    user_id = requested_by.pk if requested_by is not None and requested_by.is_authenticated else None
+    request = DiagnosticsRequest.objects.create(
+        charger=charger,
+        token_hash=_token_hash(token),
+        expires_at=now + timedelta(hours=settings.DIAGNOSTICS_UPLOAD_TTL_HOURS),
+        requested_by_id=user_id,
+        requested_at=now,
+        status_at=now,
+    )
+    return request, token
+
+
+@transaction.atomic
+def _request_update(request: DiagnosticsRequest, **values: Any) -> None:
+    for name, value in values.items():
+        setattr(request, name, value)
+    # Never overwrite an upload that arrived while the command was answered.
+    DiagnosticsRequest.objects.filter(pk=request.pk).exclude(status=R.UPLOADED).update(**values)
+    request.refresh_from_db()
+
+
+def diagnostics_request(
+    *,
+    charger: Charger,
+    issued_by: AnyUser | None = None,
+    source: str = CommandLog.Source.SYSTEM,
+    start_at: datetime | None = None,
+    stop_at: datetime | None = None,
+    base_url: str | None = None,
+    timeout: float | None = None,
+) -> DiagnosticsRequest:
+    """Ask the charger to upload its diagnostics (1.6) or its diagnostics log
+    (2.0.1) to a fresh single-use URL. The request is kept whatever happens: a
+    charger that is offline, silent or refuses leaves a failed request saying so.
+    Raises NotFound / Forbidden when the user may not command the charger."""
+    if issued_by is not None:
+        if not Charger.objects.visible_to(issued_by).filter(pk=charger.pk).exists():
+            raise NotFound(f"No charger with charge point id {charger.charge_point_id!r}.")
+        if not Charger.objects.editable_by(issued_by, MANAGE_ROLES).filter(pk=charger.pk).exists():
+            raise Forbidden("Your role in the charger's organization does not allow this.")
+    now = timezone.now()
+    request, token = _request_create(charger=charger, requested_by=issued_by, now=now)
+    params: dict[str, Any] = {"location": upload_url(token=token, base_url=base_url)}
+    if start_at is not None:
+        params["start_at"] = start_at.isoformat()
+    if stop_at is not None:
+        params["stop_at"] = stop_at.isoformat()
+    try:
+        result = commands.command_send_sync(
+            charger=charger,
+            command="get-diagnostics",
+            params=params,
+            issued_by=issued_by,
+            source=source,
+            timeout=timeout,
+        )
+    except DomainError as exc:
+        _request_update(
+            request, status=R.FAILED, detail=str(exc)[:255], status_at=timezone.now()
+        )
+        return request
+    announced = str(result.response.get("file_name") or "")[:255]
+    if result.status != "Accepted":
+        _request_update(
+            request,
+            status=R.FAILED,
+            ocpp_status=result.status[:40],
+            command_id=result.command_id,
+            detail=f"The charger answered {result.status}.",
+            status_at=timezone.now(),
+        )
+    elif commands_has_nothing(announced, result.response):
+        _request_update(
+            request,
+            status=R.FAILED,
+            command_id=result.command_id,
+            detail="The charger has no diagnostics to upload.",
+            status_at=timezone.now(),
+        )
+    else:
+        _request_update(request, command_id=result.command_id, announced_file_name=announced)
+    return request
+
+
+def commands_has_nothing(announced: str, response: dict[str, Any]) -> bool:
+    """1.6 leaves the file name out when there is nothing to upload (2.0.1 answers
+    with a status and may omit the name even when it uploads)."""
+    return "file_name" in response and not announced
+
+
+def _safe_name(name: str, request: DiagnosticsRequest) -> str:
+    base = get_valid_filename(os.path.basename(name.replace("\\", "/")) or "") if name else ""
+    base = base.lstrip(".")[:150]
+    return base or f"{request.charger.charge_point_id}-diagnostics-{request.pk}.log"
+
+
+@transaction.atomic
+def diagnostics_upload_receive(
+    *,
+    token: str,
+    file_name: str,
+    chunks: Iterable[bytes],
+    content_type: str = "",
+) -> DiagnosticsRequest:
+    """Store a charger's upload for the request its token names, once. Raises
+    UploadRefused (unknown, used or expired token: nothing is kept) or UploadTooLarge
+    (the file is discarded, the token stays usable for a smaller retry)."""
+    now = timezone.now()
+    request = (
+        DiagnosticsRequest.objects.select_for_update()
+        .select_related("charger")
+        .filter(token_hash=_token_hash(token))
+        .first()
+    )
+    if request is None or request.token_used_at is not None or request.status == R.UPLOADED:
+        raise UploadRefused("This upload link is unknown or was already used.")
+    if request.expires_at <= now:
+        raise UploadRefused("This upload link has expired.")
+    name = _safe_name(file_name or request.announced_file_name, request)
+    relative = Path(str(request.charger_id)) / f"{request.pk}-{secrets.token_hex(4)}-{name}"
+    root = upload_root().resolve()
+    target = (root / relative).resolve()
+    if root not in target.parents:  # pragma: no cover (the name is sanitised above)
+        raise UploadRefused("Bad file name.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    limit = upload_max_bytes()
+    size = 0
+    partial = target.with_name(target.name + ".part")
+    try:
+        with partial.open("wb") as out:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise UploadTooLarge(
+                        f"The file exceeds the upload limit of {limit} bytes."
+                    )
+                out.write(chunk)
+        partial.replace(target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    request.status = R.UPLOADED
+    request.token_used_at = now
+    request.uploaded_at = now
+    request.status_at = now
+    request.file_name = name
+    request.file_path = str(relative)
+    request.file_size = size
+    request.content_type = (content_type or "application/octet-stream")[:100]
+    request.detail = ""
+    try:
+        request.save()
+    except BaseException:
+        # No row points at it: the file must not stay behind.
+        target.unlink(missing_ok=True)
+        raise
+    return request
+
+
+@transaction.atomic
+def diagnostics_progress_sync(*, now: datetime) -> int:
+    """Fold the chargers' upload status notifications into their open requests, and
+    fail the requests whose link expired without an upload. A 2.0.1 notification
+    names its request (the command's id); a 1.6 one counts for the charger's
+    latest request made before it. Returns how many requests changed."""
+    changed = 0
+    changed_ids: set[int] = set()
+    open_requests = list(
+        DiagnosticsRequest.objects.select_for_update()
+        .filter(status__in=OPEN)
+        .order_by("charger_id", "requested_at", "pk")
+    )
+    by_charger: dict[int, list[DiagnosticsRequest]] = {}
+    for request in open_requests:
+        by_charger.setdefault(request.charger_id, []).append(request)
+    for charger_id, requests in by_charger.items():
+        events = ChargerEvent.objects.filter(
+            charger_id=charger_id,
+            kind=ChargerEvent.Kind.DIAGNOSTICS_STATUS,
+            received_at__gte=requests[0].requested_at,
+        ).order_by("received_at", "pk")
+        for event in events:
+            payload = event.payload or {}
+            reported = str(payload.get("status", ""))
+            request_id = payload.get("requestId")
+            if request_id is not None:
+                target = next((r for r in requests if r.command_id == request_id), None)
+            else:
+                earlier = [r for r in requests if r.requested_at <= event.received_at]
+                target = earlier[-1] if earlier else None
+            if target is None or target.status not in OPEN:
+                continue
+            if reported == "Uploading":
+                target.status = R.UPLOADING
+            elif reported in UPLOAD_FAILURES:
+                target.status = R.FAILED
+                target.detail = f"The charger reported {reported}."
+            elif reported == "Uploaded":
+                target.detail = "The charger reports the upload done; no file has arrived."
+            else:
+                continue
+            target.ocpp_status = reported[:40]
+            target.status_at = event.received_at
+            changed_ids.add(target.pk)
+    for request in open_requests:
+        if request.status in OPEN and request.expires_at <= now:
+            request.status = R.FAILED
+            request.detail = "No upload arrived before the link expired."
+            request.status_at = now
+            changed_ids.add(request.pk)
+        if request.pk in changed_ids:
+            request.save(update_fields=["status", "ocpp_status", "detail", "status_at"])
+            changed += 1
+    return changed

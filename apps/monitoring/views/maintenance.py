@@ -1,0 +1,86 @@
+"""Maintenance endpoints outside the admin: the upload URL chargers send their
+diagnostics / logs to, and the download of those files for managers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from apps.monitoring.selectors.maintenance import diagnostics_file
+from apps.monitoring.services.diagnostics import (
+    UploadRefused,
+    UploadTooLarge,
+    diagnostics_upload_receive,
+    upload_max_bytes,
+)
+from apps.sites.exceptions import NotFound
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+CHUNK = 64 * 1024
+
+
+def _text(status: int, message: str) -> HttpResponse:
+    return HttpResponse(message + "\n", status=status, content_type="text/plain; charset=utf-8")
+
+
+def _body_chunks(request: HttpRequest) -> Iterator[bytes]:
+    while chunk := request.read(CHUNK):
+        yield chunk
+
+
+# A charger has no session and no CSRF token: the single-use token in the URL is
+# its credential.
+@csrf_exempt
+@require_http_methods(["POST", "PUT"])
+def diagnostics_upload(request: HttpRequest, token: str, name: str = "") -> HttpResponse:
+    """A charger's diagnostics / log upload: multipart POST (the first file) or a
+    raw PUT / POST body. 413 over the size limit (checked on Content-Length before
+    reading, and again while reading), 404 for an unknown or used link."""
+    limit = upload_max_bytes()
+    length = request.META.get("CONTENT_LENGTH") or ""
+    if length.isdigit() and int(length) > limit:
+        return _text(413, f"Upload refused: larger than the limit of {limit} bytes.")
+    content_type = request.META.get("CONTENT_TYPE", "")
+    try:
+        if content_type.startswith("multipart/form-data"):
+            upload = next(iter(request.FILES.values()), None)
+            if upload is None:
+                return _text(400, "Upload refused: the form holds no file.")
+            stored = diagnostics_upload_receive(
+                token=token,
+                file_name=upload.name or name,
+                chunks=upload.chunks(CHUNK),
+                content_type=upload.content_type or "",
+            )
+        else:
+            stored = diagnostics_upload_receive(
+                token=token, file_name=name, chunks=_body_chunks(request), content_type=content_type
+            )
+    except UploadTooLarge as exc:
+        return _text(413, f"Upload refused: {exc}")
+    except UploadRefused as exc:
+        return _text(404, f"Upload refused: {exc}")
+    return _text(201, f"Stored {stored.file_name} ({stored.file_size} bytes).")
+
+
+@login_required
+@require_GET
+def diagnostics_download(request: HttpRequest, pk: int) -> FileResponse:
+    """An uploaded file, for a user of the charger's organization (404 otherwise)."""
+    try:
+        path, stored = diagnostics_file(user=request.user, request_id=pk)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    return FileResponse(
+        path.open("rb"),
+        as_attachment=True,
+        filename=stored.file_name,
+        content_type="application/octet-stream",
+    )
