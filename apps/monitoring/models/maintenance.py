@@ -113,7 +113,9 @@ class ConfigurationTemplateKey(models.Model):
     """One key of a template. 2.0.1 keys are written "Component.Variable"
     (e.g. "OCPPCommCtrlr.HeartbeatInterval")."""
 
-    template = models.ForeignKey(ConfigurationTemplate, on_delete=models.CASCADE, related_name="keys")
+    template = models.ForeignKey(
+        ConfigurationTemplate, on_delete=models.CASCADE, related_name="keys"
+    )
     key = models.CharField(max_length=120)
     value = models.CharField(max_length=500, blank=True)
 

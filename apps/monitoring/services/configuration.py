@@ -45,6 +45,11 @@ REFRESH_PER_RUN = 20
 REPORT_WAIT = timedelta(minutes=15)
 
 
+def _user_id(user: AnyUser | None) -> int | None:
+    """The account's id for a log row (an anonymous user has none)."""
+    return int(user.pk) if user is not None and user.is_authenticated and user.pk else None
+
+
 def _is_v16(charger: Charger) -> bool:
     return charger.ocpp_version == Charger.OcppVersion.V16
 
@@ -409,7 +414,7 @@ def _changes_record(
     requested_by: AnyUser | None,
     requested_at: datetime,
 ) -> list[ConfigurationChange]:
-    user_id = requested_by.pk if requested_by is not None and requested_by.is_authenticated else None
+    user_id = _user_id(requested_by)
     return [
         ConfigurationChange.objects.create(
             charger=charger,

@@ -49,6 +49,11 @@ class UploadTooLarge(DomainError):
     """The uploaded body exceeds settings.DIAGNOSTICS_UPLOAD_MAX_BYTES (HTTP 413)."""
 
 
+def _user_id(user: AnyUser | None) -> int | None:
+    """The account's id for a log row (an anonymous user has none)."""
+    return int(user.pk) if user is not None and user.is_authenticated and user.pk else None
+
+
 def upload_max_bytes() -> int:
     return int(settings.DIAGNOSTICS_UPLOAD_MAX_BYTES)
 
@@ -72,7 +77,7 @@ def _request_create(
     *, charger: Charger, requested_by: AnyUser | None, now: datetime
 ) -> tuple[DiagnosticsRequest, str]:
     token = secrets.token_urlsafe(32)
-    user_id = requested_by.pk if requested_by is not None and requested_by.is_authenticated else None
+    user_id = _user_id(requested_by)
     request = DiagnosticsRequest.objects.create(
         charger=charger,
         token_hash=_token_hash(token),
@@ -129,9 +134,7 @@ def diagnostics_request(
             timeout=timeout,
         )
     except DomainError as exc:
-        _request_update(
-            request, status=R.FAILED, detail=str(exc)[:255], status_at=timezone.now()
-        )
+        _request_update(request, status=R.FAILED, detail=str(exc)[:255], status_at=timezone.now())
         return request
     announced = str(result.response.get("file_name") or "")[:255]
     if result.status != "Accepted":
@@ -205,9 +208,7 @@ def diagnostics_upload_receive(
             for chunk in chunks:
                 size += len(chunk)
                 if size > limit:
-                    raise UploadTooLarge(
-                        f"The file exceeds the upload limit of {limit} bytes."
-                    )
+                    raise UploadTooLarge(f"The file exceeds the upload limit of {limit} bytes.")
                 out.write(chunk)
         partial.replace(target)
     except BaseException:

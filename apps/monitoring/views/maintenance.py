@@ -50,7 +50,7 @@ def diagnostics_upload(request: HttpRequest, token: str, name: str = "") -> Http
     content_type = request.META.get("CONTENT_TYPE", "")
     try:
         if content_type.startswith("multipart/form-data"):
-            upload = next(iter(request.FILES.values()), None)
+            upload = next((request.FILES[k] for k in request.FILES), None)
             if upload is None:
                 return _text(400, "Upload refused: the form holds no file.")
             stored = diagnostics_upload_receive(
