@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.decorators import login_required
+from django.core.files.uploadedfile import UploadedFile
 from django.http import FileResponse, Http404, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
@@ -50,8 +51,8 @@ def diagnostics_upload(request: HttpRequest, token: str, name: str = "") -> Http
     content_type = request.META.get("CONTENT_TYPE", "")
     try:
         if content_type.startswith("multipart/form-data"):
-            upload = next((request.FILES[k] for k in request.FILES), None)
-            if upload is None:
+            upload = next((request.FILES.get(k) for k in request.FILES), None)
+            if not isinstance(upload, UploadedFile):
                 return _text(400, "Upload refused: the form holds no file.")
             stored = diagnostics_upload_receive(
                 token=token,
