@@ -12,7 +12,7 @@ urlpatterns: list[URLPattern] = [
     ),
     # Some chargers append the file name to the location they were given.
     path(
-        "maintenance/uploads/<str:token>/<str:name>",
+        "maintenance/uploads/<str:token>/<path:name>",
         maintenance.diagnostics_upload,
         name="diagnostics-upload-named",
     ),

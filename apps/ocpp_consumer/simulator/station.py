@@ -687,8 +687,11 @@ class Station:
         failed = "UploadFailed" if self.options.ocpp == "1.6" else "UploadFailure"
         if urllib.parse.urlsplit(location).scheme not in ("http", "https"):
             logger.info("%s: cannot upload to %s (http(s) only)", self.charge_point_id, location)
+            await asyncio.sleep(0.5)
             await link.upload_status(failed, request_id)
             return
+        # Gathering the logs takes a moment on a real charger.
+        await asyncio.sleep(0.5)
         await link.upload_status("Uploading", request_id)
         try:
             status = await asyncio.to_thread(
