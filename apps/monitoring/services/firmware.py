@@ -237,6 +237,8 @@ def firmware_updates_dispatch(
                 status_at=now,
             )
             continue
+        # When it was really sent: the charger's notifications follow from then on.
+        sent_at = timezone.now()
         if result.status in ("Accepted", "AcceptedCanceled"):
             accepted += 1
             _update_save(
@@ -245,8 +247,8 @@ def firmware_updates_dispatch(
                 status=S.SENT,
                 ocpp_status=result.status,
                 command_id=result.command_id,
-                sent_at=now,
-                status_at=now,
+                sent_at=sent_at,
+                status_at=sent_at,
                 next_attempt_at=None,
                 detail="",
             )
@@ -257,7 +259,7 @@ def firmware_updates_dispatch(
                 status=S.FAILED,
                 ocpp_status=result.status[:40],
                 command_id=result.command_id,
-                status_at=now,
+                status_at=sent_at,
                 detail=f"The charger answered {result.status}.",
             )
     _campaigns_finish(now=now)

@@ -666,9 +666,10 @@ class Station:
         self, location: str, retrieve_at: datetime | None, request_id: int | None
     ) -> None:
         """Download, install, reboot, reporting each step (1.6 §6.46, 2.0.1 L01)."""
-        if retrieve_at is not None:
-            wait = (retrieve_at - utcnow()).total_seconds()
-            await asyncio.sleep(min(max(wait, 0.0), 10.0))
+        # Reaching the firmware server takes a moment, even when the retrieve date
+        # has passed.
+        wait = (retrieve_at - utcnow()).total_seconds() if retrieve_at is not None else 0.0
+        await asyncio.sleep(min(max(wait, 0.5), 10.0))
         for status in ("Downloading", "Downloaded", "Installing"):
             await self.link_required().firmware_status(status, request_id)
             await asyncio.sleep(1.0)
