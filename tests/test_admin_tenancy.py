@@ -28,9 +28,17 @@ from apps.chargers.models import (
     SessionEvent,
     StatusChange,
 )
+from apps.monitoring.models import (
+    ChargerConfiguration,
+    ConfigurationChange,
+    ConfigurationDrift,
+    DiagnosticsRequest,
+    FirmwareUpdate,
+)
 from apps.sites.models import Circuit, Membership, Organization, Property, Zone
 from apps.sites.tenancy import organization_id_of
 from tests import factories
+from tests.monitoring.maintenance import factories as maintenance_factories
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +80,7 @@ BUILDERS: dict[type[models.Model], Callable[[Organization], models.Model]] = {
     CommandLog: lambda org: CommandLog.objects.create(
         charger=_charger(org), command="reset", source=CommandLog.Source.API
     ),
+    **maintenance_factories.BUILDERS,
 }
 MODELS = list(BUILDERS)
 # Rows a property manager may add and delete: organizations are created and removed
@@ -86,6 +95,11 @@ READ_ONLY = {
     MeterSample,
     ChargerEvent,
     CommandLog,
+    ChargerConfiguration,
+    ConfigurationChange,
+    ConfigurationDrift,
+    DiagnosticsRequest,
+    FirmwareUpdate,
 }
 
 

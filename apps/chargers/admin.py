@@ -34,6 +34,7 @@ from apps.chargers.models import (
     SessionEvent,
     StatusChange,
 )
+from apps.monitoring.admin.maintenance import CHARGER_ACTIONS as MAINTENANCE_ACTIONS
 from apps.sites.admin_once import shown_once_response
 from apps.sites.admin_tenancy import (
     TenantModelAdmin,
@@ -310,7 +311,12 @@ class ChargerAdmin(TenantModelAdmin):
     search_fields = ("charge_point_id", "name", "serial_number", "vendor", "model")
     ordering = ("charge_point_id",)
     autocomplete_fields = ("zone", "circuit")
-    actions = (*BULK_COMMAND_ACTIONS, "rotate_ocpp_password", "generate_new_password")
+    actions = (
+        *BULK_COMMAND_ACTIONS,
+        *MAINTENANCE_ACTIONS,
+        "rotate_ocpp_password",
+        "generate_new_password",
+    )
     inlines = (ConnectorInline, RecentSessionsInline, RecentCommandsInline)
     fieldsets = (
         (None, {"fields": ("charge_point_id", "name", "zone", "circuit", "registration")}),

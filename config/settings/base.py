@@ -139,6 +139,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.firmware_campaigns_advance",
         "schedule": 60.0,
     },
+    "monitoring.configuration-reports": {
+        "task": "monitoring.configuration_reports_collect",
+        "schedule": 30.0,
+    },
     "monitoring.configuration-refresh": {
         "task": "monitoring.configuration_refresh",
         "schedule": 300.0,

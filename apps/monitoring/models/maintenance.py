@@ -188,7 +188,11 @@ class ConfigurationDrift(models.Model):
         Charger, on_delete=models.CASCADE, related_name="configuration_drift"
     )
     template = models.ForeignKey(
-        ConfigurationTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        ConfigurationTemplate,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="drifts",
     )
     configuration = models.ForeignKey(
         ChargerConfiguration, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -27,3 +27,9 @@ def configuration_refresh() -> int:
     """Re-read the configuration of a few online chargers (oldest reading first)
     and re-evaluate their drift; complete pending 2.0.1 reports."""
     return configuration.configuration_refresh(now=timezone.now())
+
+
+@shared_task(name="monitoring.configuration_reports_collect")
+def configuration_reports_collect() -> int:
+    """Store the 2.0.1 configuration reports whose parts have all arrived."""
+    return len(configuration.configuration_reports_collect(now=timezone.now()))
