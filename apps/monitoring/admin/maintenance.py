@@ -338,6 +338,7 @@ class FirmwareCampaignAddForm(TenantModelForm):
     """A new campaign: its chargers (of the campaign's organization) are picked here,
     or selected on the charger list ("Update firmware…")."""
 
+    firmware_url = forms.URLField(max_length=512, label="Firmware URL", assume_scheme="https")
     chargers = forms.ModelMultipleChoiceField(queryset=Charger.objects.none())
 
     class Meta:
