@@ -150,6 +150,13 @@ class ConfigurationTemplateAdmin(TenantModelAdmin):
             )
         )
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # The keys may have changed: judge drift again from what chargers reported.
+        configuration.configuration_template_drift_refresh(
+            template=form.instance, now=timezone.now()
+        )
+
     @admin.display(description="keys", ordering="_keys")
     def keys_count(self, obj: ConfigurationTemplate) -> int:
         return getattr(obj, "_keys", 0)

@@ -298,6 +298,27 @@ def charger_configuration_drift_evaluate(
     return drift
 
 
+def configuration_template_drift_refresh(*, template: ConfigurationTemplate, now: datetime) -> int:
+    """Re-judge drift for the chargers a template may concern (after its keys were
+    edited), from what they last reported: no command is sent. Returns how many
+    chargers were judged."""
+    chargers = (
+        Charger.objects.filter(
+            zone__property__organization_id=template.organization_id,
+            ocpp_version=template.ocpp_version,
+            configurations__status=ChargerConfiguration.Status.COMPLETE,
+        )
+        .select_related("zone__property")
+        .distinct()
+        .order_by("pk")
+    )
+    judged = 0
+    for charger in chargers:
+        charger_configuration_drift_evaluate(charger=charger, now=now)
+        judged += 1
+    return judged
+
+
 # --- changing keys ------------------------------------------------------------------
 
 
