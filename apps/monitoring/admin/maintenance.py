@@ -276,6 +276,7 @@ class DriftedFilter(admin.SimpleListFilter):
 class ConfigurationDriftAdmin(MaintenanceDataAdmin):
     list_display = (
         "charger",
+        "maintenance_page",
         "template",
         "drifted",
         "keys_differing",
@@ -296,6 +297,11 @@ class ConfigurationDriftAdmin(MaintenanceDataAdmin):
         "differences_table",
     )
     readonly_fields = fields
+
+    @admin.display(description="page")
+    def maintenance_page(self, obj: ConfigurationDrift) -> str:
+        url = reverse("monitoring:charger-maintenance", args=[obj.charger_id])
+        return format_html('<a href="{}">maintenance</a>', url)
 
     @admin.display(boolean=True, description="drifted", ordering="is_drifted")
     def drifted(self, obj: ConfigurationDrift) -> bool:

@@ -17,6 +17,11 @@ urlpatterns: list[URLPattern] = [
         name="diagnostics-upload-named",
     ),
     path(
+        "maintenance/chargers/<int:pk>/",
+        maintenance.charger_maintenance,
+        name="charger-maintenance",
+    ),
+    path(
         "maintenance/diagnostics/<int:pk>/download/",
         maintenance.diagnostics_download,
         name="diagnostics-download",

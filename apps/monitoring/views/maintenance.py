@@ -6,20 +6,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from apps.chargers.exceptions import CommandInvalid
+from apps.chargers.models import CommandLog
+from apps.monitoring.models import DiagnosticsRequest
+from apps.monitoring.selectors import maintenance as selectors
 from apps.monitoring.selectors.maintenance import diagnostics_file
+from apps.monitoring.services import configuration, diagnostics
 from apps.monitoring.services.diagnostics import (
     UploadRefused,
     UploadTooLarge,
     diagnostics_upload_receive,
     upload_max_bytes,
 )
-from apps.sites.exceptions import NotFound
+from apps.sites.exceptions import DomainError, Forbidden, NotFound
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -84,4 +93,67 @@ def diagnostics_download(request: HttpRequest, pk: int) -> FileResponse:
         as_attachment=True,
         filename=stored.file_name,
         content_type="application/octet-stream",
+    )
+
+
+class ConfigurationChangeForm(forms.Form):
+    key = forms.CharField(max_length=120)
+    value = forms.CharField(max_length=500, required=False, strip=False)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def charger_maintenance(request: HttpRequest, pk: int) -> HttpResponse:
+    """A charger's configuration next to its template, recent changes, firmware
+    updates and diagnostics uploads; managers read the configuration, change a key
+    or ask for diagnostics here (one service call per POST, then back here)."""
+    try:
+        page = selectors.charger_maintenance(user=request.user, charger_id=pk)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    form = ConfigurationChangeForm()
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        charger = page.charger
+        try:
+            if action == "read":
+                configuration.charger_configuration_read(
+                    charger=charger, issued_by=request.user, source=CommandLog.Source.DASHBOARD
+                )
+                messages.success(request, "Configuration read.")
+            elif action == "change":
+                form = ConfigurationChangeForm(request.POST)
+                if not form.is_valid():
+                    raise CommandInvalid("Give a key and a value.")
+                change = configuration.charger_configuration_change(
+                    charger=charger,
+                    key=form.cleaned_data["key"],
+                    value=form.cleaned_data["value"],
+                    issued_by=request.user,
+                    source=CommandLog.Source.DASHBOARD,
+                )
+                level = messages.SUCCESS if change.status == "Accepted" else messages.WARNING
+                messages.add_message(
+                    request, level, f"{change.key}: {change.get_status_display()}."
+                )
+            elif action == "diagnostics":
+                asked = diagnostics.diagnostics_request(
+                    charger=charger, issued_by=request.user, source=CommandLog.Source.DASHBOARD
+                )
+                if asked.status == DiagnosticsRequest.Status.FAILED:
+                    messages.error(request, f"Diagnostics: {asked.detail}")
+                else:
+                    messages.success(request, "Diagnostics requested: the file appears below.")
+            else:
+                return _text(400, "Unknown action.")
+        except Forbidden as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except DomainError as exc:
+            messages.error(request, str(exc))
+        else:
+            return redirect("monitoring:charger-maintenance", pk=pk)
+    return render(
+        request,
+        "monitoring/maintenance/charger.html",
+        {"page": page, "form": form, "title": f"Maintenance of {page.charger}"},
     )
