@@ -31,6 +31,7 @@ def _charger(cp_id: str, version: str) -> Charger:
 
 
 def test_v16_configuration_is_read_and_stored(ocpp_server):
+    """OCA TC_019_1_CSMS: retrieve all configuration keys, stored as one reading."""
     charger = _charger("CP-CFG-READ-16", "1.6")
     station = simulated(ocpp_server.port, charger.charge_point_id, "1.6")
 
@@ -56,6 +57,7 @@ def test_v16_configuration_is_read_and_stored(ocpp_server):
 
 
 def test_v201_base_report_parts_become_one_reading(ocpp_server):
+    """OCA TC_B_12_CSMS: GetBaseReport ConfigurationInventory, its NotifyReport kept."""
     charger = _charger("CP-CFG-READ-201", "2.0.1")
     station = simulated(ocpp_server.port, charger.charge_point_id, "2.0.1")
 
@@ -93,6 +95,8 @@ def test_v201_base_report_parts_become_one_reading(ocpp_server):
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 def test_template_applied_drift_flagged_and_cleared(ocpp_server, version):
+    """OCA TC_019_2_CSMS / TC_B_06_CSMS (read one key), TC_021_CSMS (change keys one
+    by one, 1.6) and TC_B_10_CSMS (SetVariables with several values, 2.0.1)."""
     charger = _charger(f"CP-CFG-TPL-{version}", version)
     org = charger.zone.property.organization
     template = ConfigurationTemplate.objects.create(

@@ -42,6 +42,7 @@ def _manager(org, username: str):
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 def test_charger_uploads_and_manager_downloads(ocpp_server, settings, client, version):
+    """OCA TC_045_1_CSMS (1.6 Get Diagnostics) and TC_N_25_CSMS (2.0.1 diagnostics log)."""
     settings.PUBLIC_BASE_URL = f"http://127.0.0.1:{ocpp_server.port}"
     charger = factories.ChargerFactory(charge_point_id=f"CP-DIAG-{version}", ocpp_version=version)
     org = charger.zone.property.organization
@@ -165,7 +166,8 @@ def test_offline_charger_request_is_kept_as_failed(ocpp_server):
 
 
 def test_ftp_location_is_reported_failed_by_the_simulator(ocpp_server):
-    """The simulator speaks HTTP(S) only: another scheme is an UploadFailed."""
+    """OCA TC_045_2_CSMS (upload failed): the simulator speaks HTTP(S) only, another
+    scheme is an UploadFailed, and the request fails with it."""
     charger = factories.ChargerFactory(charge_point_id="CP-DIAG-FTP")
     station = simulated(ocpp_server.port, charger.charge_point_id, "1.6")
     request, _ = diagnostics._request_create(charger=charger, requested_by=None, now=timezone.now())

@@ -26,6 +26,8 @@ def _installed(charger: Charger) -> bool:
 
 
 def test_campaign_progress_from_real_notifications(ocpp_server):
+    """OCA TC_044_1_CSMS (1.6 download and install) and the 2.0.1 UpdateFirmware flow
+    of TC_L_01_CSMS (without signing), across one campaign."""
     zone = factories.ZoneFactory()
     org = zone.property.organization
     online = factories.ChargerFactory(charge_point_id="CP-FW-16", zone=zone, ocpp_version="1.6")
