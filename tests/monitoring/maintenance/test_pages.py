@@ -72,7 +72,8 @@ def test_page_is_404_for_other_tenants_and_read_only_for_viewers(client, org_a, 
     assert client.get(_page(charger)).status_code == 302
 
 
-@pytest.mark.django_db
+# The command goes through database_sync_to_async, which closes the connection.
+@pytest.mark.django_db(transaction=True)
 def test_offline_change_is_recorded_and_shown(client, manager_a, org_a):
     charger = factories.ChargerFactory(zone__property__organization=org_a)
     client.force_login(manager_a)

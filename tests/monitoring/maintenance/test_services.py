@@ -159,6 +159,9 @@ def test_configuration_read_checks_the_user_first():
     assert not CommandLog.objects.exists()
 
 
+# Commands go through database_sync_to_async, which closes the thread's connection:
+# a real transaction, not the test's wrapping one (PostgreSQL would lose it).
+@pytest.mark.django_db(transaction=True)
 def test_template_apply_reports_chargers_without_a_template_and_offline_ones():
     charger = factories.ChargerFactory()
     [result] = configuration.configuration_template_apply(chargers=[charger])
