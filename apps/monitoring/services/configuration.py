@@ -9,7 +9,7 @@ stored by the small atomic functions below."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,11 +17,16 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from apps.chargers import commands
-from apps.chargers.exceptions import ChargerNoAnswer, ChargerOffline, CommandInvalid
+from apps.chargers.exceptions import (
+    ChargerNoAnswer,
+    ChargerOffline,
+    CommandInvalid,
+    CommandRejected,
+)
 from apps.chargers.models import Charger, ChargerEvent, CommandLog
 from apps.monitoring.models import (
     ChargerConfiguration,
@@ -43,6 +48,8 @@ REFRESH_AFTER = timedelta(hours=6)
 REFRESH_PER_RUN = 20
 # A 2.0.1 base report whose parts never all arrived is given up after this long.
 REPORT_WAIT = timedelta(minutes=15)
+# How long readings are kept (the latest of each charger always is).
+READINGS_KEPT = timedelta(days=90)
 
 
 def _user_id(user: AnyUser | None) -> int | None:
@@ -112,7 +119,7 @@ def _configuration_store(
     if "report_request_id" in response:
         status = response.get("status", "")
         if status != "Accepted":
-            raise commands.CommandRejected(
+            raise CommandRejected(
                 f"Charger {charger.charge_point_id} refused the configuration report: {status}."
             )
         return ChargerConfiguration.objects.create(
@@ -455,8 +462,8 @@ def _changes_record(
 def _apply(
     *,
     chargers: Sequence[Charger],
-    pairs_for: Any,
-    template_for: Any,
+    pairs_for: Callable[[Charger], list[tuple[str, str]]],
+    template_for: Callable[[Charger], ConfigurationTemplate | None],
     issued_by: AnyUser | None,
     source: str,
     timeout: float | None,
@@ -600,12 +607,32 @@ def configuration_read_many(
     return outcomes
 
 
+@transaction.atomic
+def configuration_readings_prune(*, now: datetime) -> int:
+    """Forget readings older than READINGS_KEPT, except each charger's latest
+    complete one (drift is judged from it). Returns how many were deleted."""
+    latest = (
+        ChargerConfiguration.objects.filter(status=ChargerConfiguration.Status.COMPLETE)
+        .values("charger_id")
+        .annotate(last=Max("pk"))
+        .order_by()
+        .values("last")
+    )
+    deleted, _ = (
+        ChargerConfiguration.objects.filter(requested_at__lt=now - READINGS_KEPT)
+        .exclude(pk__in=latest)
+        .delete()
+    )
+    return deleted
+
+
 def configuration_refresh(*, now: datetime, limit: int = REFRESH_PER_RUN) -> int:
     """The periodic job: complete pending 2.0.1 reports, then re-read the online
     chargers whose last reading is oldest (at most `limit`, none read within
     REFRESH_AFTER) — a templated charger its template's keys, another all keys —
     and re-evaluate their drift. Returns how many chargers were read."""
     configuration_reports_collect(now=now)
+    configuration_readings_prune(now=now)
     stale = now - REFRESH_AFTER
     online = (
         Charger.objects.exclude(channel_name="")
@@ -617,11 +644,12 @@ def configuration_refresh(*, now: datetime, limit: int = REFRESH_PER_RUN) -> int
             "charger_id", flat=True
         )
     )
-    last_read: dict[int, datetime] = {}
-    for charger_id, requested_at in ChargerConfiguration.objects.order_by(
-        "charger_id", "requested_at"
-    ).values_list("charger_id", "requested_at"):
-        last_read[charger_id] = requested_at
+    last_read: dict[int, datetime] = dict(
+        ChargerConfiguration.objects.values("charger_id")
+        .annotate(last=Max("requested_at"))
+        .order_by()
+        .values_list("charger_id", "last")
+    )
     due = sorted(
         (c for c in online if c.pk not in recent),
         key=lambda c: (c.pk in last_read, last_read.get(c.pk, now), c.pk),

@@ -89,12 +89,17 @@ def _request_create(
     return request, token
 
 
+# What the command's answer may tell even about a request already uploaded (a fast
+# charger can upload before its answer is stored).
+_ANSWER_FIELDS = frozenset({"command_id", "announced_file_name"})
+
+
 @transaction.atomic
 def _request_update(request: DiagnosticsRequest, **values: Any) -> None:
-    for name, value in values.items():
-        setattr(request, name, value)
-    # Never overwrite an upload that arrived while the command was answered.
-    DiagnosticsRequest.objects.filter(pk=request.pk).exclude(status=R.UPLOADED).update(**values)
+    rows = DiagnosticsRequest.objects.filter(pk=request.pk)
+    # Never overwrite the status of an upload that arrived while the command was answered.
+    if not rows.exclude(status=R.UPLOADED).update(**values):
+        rows.update(**{k: v for k, v in values.items() if k in _ANSWER_FIELDS})
     request.refresh_from_db()
 
 

@@ -411,3 +411,15 @@ def test_upload_progress_from_notifications():
     newer.refresh_from_db()
     # The charger says done, but only a stored file makes it "uploaded".
     assert newer.status == "uploading" and "no file has arrived" in newer.detail
+
+
+def test_old_readings_are_pruned_but_each_chargers_latest_kept():
+    now = timezone.now()
+    old = now - configuration.READINGS_KEPT - timedelta(days=1)
+    quiet, busy = factories.ChargerFactory(), factories.ChargerFactory()
+    only = _reading(quiet, {"A": "1"}, at=old)
+    gone = _reading(busy, {"A": "1"}, at=old)
+    recent = _reading(busy, {"A": "2"}, at=now)
+    assert configuration.configuration_readings_prune(now=now) == 1
+    assert set(ChargerConfiguration.objects.values_list("pk", flat=True)) == {only.pk, recent.pk}
+    assert not ChargerConfiguration.objects.filter(pk=gone.pk).exists()
