@@ -58,6 +58,9 @@ def diagnostics_upload(request: HttpRequest, token: str, name: str = "") -> Http
     if length.isdigit() and int(length) > limit:
         return _text(413, f"Upload refused: larger than the limit of {limit} bytes.")
     content_type = request.META.get("CONTENT_TYPE", "")
+    if content_type.startswith("multipart/form-data") and not length.isdigit():
+        # Django parses a form only with its length; say so rather than "no file".
+        return _text(411, "Upload refused: a multipart upload needs a Content-Length.")
     try:
         if content_type.startswith("multipart/form-data"):
             upload = next((request.FILES.get(k) for k in request.FILES), None)

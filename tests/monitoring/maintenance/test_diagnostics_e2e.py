@@ -124,6 +124,12 @@ def test_upload_endpoint_refuses_bad_tokens_and_oversized_bodies(ocpp_server, se
 
     assert _http(f"{base}/maintenance/uploads/not-a-token/", b"x" * 10) == 404
     assert _http(url, b"x" * 1001, method="PUT") == 413
+    form = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.log"\r\n\r\n'
+        + b"x" * 1001
+        + b"\r\n--b--\r\n"
+    )
+    assert _http(url, form, content_type="multipart/form-data; boundary=b") == 413
     # GET is not an upload.
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(url, timeout=10)  # noqa: S310 (test server)
