@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # How soon an offline (or silent) charger is tried again.
 RETRY_AFTER = timedelta(minutes=5)
+# An update with no news from the charger for this long has failed.
+SILENCE_LIMIT = timedelta(hours=24)
 # How many UpdateFirmware one dispatch run sends at most (each is a command).
 DISPATCH_PER_RUN = 50
 
@@ -286,10 +288,12 @@ def firmware_progress_sync(*, now: datetime) -> int:
         .order_by("sent_at", "pk")
     )
     for update in updates:
+        sent_at = update.sent_at
+        assert sent_at is not None  # noqa: S101 (filtered above; narrows the type)
         events = ChargerEvent.objects.filter(
             charger_id=update.charger_id,
             kind=ChargerEvent.Kind.FIRMWARE_STATUS,
-            received_at__gte=update.sent_at,
+            received_at__gte=sent_at,
         ).order_by("received_at", "pk")
         status, ocpp_status, at = update.status, update.ocpp_status, update.status_at
         for event in events:
@@ -310,6 +314,15 @@ def firmware_progress_sync(*, now: datetime) -> int:
                 ocpp_status=ocpp_status,
                 status_at=at,
                 detail="" if status != S.FAILED else f"The charger reported {ocpp_status}.",
+            )
+            changed += 1
+        elif status not in DONE and (at or sent_at) < now - SILENCE_LIMIT:
+            # Accepted, then nothing: a person has to look at this charger.
+            _update_save(
+                update,
+                status=S.FAILED,
+                status_at=now,
+                detail=f"No progress reported for {SILENCE_LIMIT.days * 24} hours.",
             )
             changed += 1
     _campaigns_finish(now=now)

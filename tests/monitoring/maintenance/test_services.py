@@ -423,3 +423,17 @@ def test_old_readings_are_pruned_but_each_chargers_latest_kept():
     assert configuration.configuration_readings_prune(now=now) == 1
     assert set(ChargerConfiguration.objects.values_list("pk", flat=True)) == {only.pk, recent.pk}
     assert not ChargerConfiguration.objects.filter(pk=gone.pk).exists()
+
+
+def test_update_without_news_for_a_day_fails():
+    charger = factories.ChargerFactory()
+    campaign = _campaign([charger])
+    now = timezone.now()
+    campaign.updates.update(
+        status=FirmwareUpdate.Status.SENT, sent_at=now - firmware.SILENCE_LIMIT + timedelta(hours=1)
+    )
+    assert firmware.firmware_progress_sync(now=now) == 0
+    assert firmware.firmware_progress_sync(now=now + timedelta(hours=2)) == 1
+    update = campaign.updates.get()
+    assert update.status == FirmwareUpdate.Status.FAILED
+    assert update.detail == "No progress reported for 24 hours."
