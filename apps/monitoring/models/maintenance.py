@@ -187,9 +187,10 @@ class ConfigurationDrift(models.Model):
     charger = models.OneToOneField(
         Charger, on_delete=models.CASCADE, related_name="configuration_drift"
     )
+    # No template, no drift: deleting a template forgets the drift judged against it.
     template = models.ForeignKey(
         ConfigurationTemplate,
-        on_delete=models.SET_NULL,
+        on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="drifts",
