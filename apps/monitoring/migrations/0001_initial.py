@@ -5,146 +5,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("chargers", "0004_ocppmessage"),
-        ("sites", "0001_initial"),
+        ('chargers', '0004_ocppmessage'),
+        ('sites', '0001_initial'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="AlertRule",
+            name='AlertRule',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("connector_faulted", "Connector faulted"),
-                            ("charger_offline", "Charger offline"),
-                            ("session_not_started", "Authorized but never started"),
-                            ("preparing_too_long", "Preparing too long"),
-                            ("session_never_ends", "Session never ends"),
-                            ("meter_values_missing", "No meter values while charging"),
-                            ("commands_rejected", "Charger rejects remote commands"),
-                            ("repeated_reboots", "Repeated reboots"),
-                        ],
-                        max_length=32,
-                    ),
-                ),
-                ("is_enabled", models.BooleanField(default=True)),
-                (
-                    "organization",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="alert_rules",
-                        to="sites.organization",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('connector_faulted', 'Connector faulted'), ('charger_offline', 'Charger offline'), ('session_not_started', 'Authorized but never started'), ('preparing_too_long', 'Preparing too long'), ('session_never_ends', 'Session never ends'), ('meter_values_missing', 'No meter values while charging'), ('commands_rejected', 'Charger rejects remote commands'), ('repeated_reboots', 'Repeated reboots')], max_length=32)),
+                ('is_enabled', models.BooleanField(default=True)),
+                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alert_rules', to='sites.organization')),
             ],
         ),
         migrations.CreateModel(
-            name="Alert",
+            name='Alert',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("connector_faulted", "Connector faulted"),
-                            ("charger_offline", "Charger offline"),
-                            ("session_not_started", "Authorized but never started"),
-                            ("preparing_too_long", "Preparing too long"),
-                            ("session_never_ends", "Session never ends"),
-                            ("meter_values_missing", "No meter values while charging"),
-                            ("commands_rejected", "Charger rejects remote commands"),
-                            ("repeated_reboots", "Repeated reboots"),
-                        ],
-                        max_length=32,
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[("open", "Open"), ("resolved", "Resolved")],
-                        default="open",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "severity",
-                    models.CharField(
-                        choices=[("warning", "Warning"), ("critical", "Critical")],
-                        default="warning",
-                        max_length=16,
-                    ),
-                ),
-                ("title", models.CharField(max_length=255)),
-                ("opened_at", models.DateTimeField()),
-                ("resolved_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "charger",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="alerts",
-                        to="chargers.charger",
-                    ),
-                ),
-                (
-                    "connector",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="alerts",
-                        to="chargers.connector",
-                    ),
-                ),
-                (
-                    "organization",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="alerts",
-                        to="sites.organization",
-                    ),
-                ),
-                (
-                    "rule",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="alerts",
-                        to="monitoring.alertrule",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('connector_faulted', 'Connector faulted'), ('charger_offline', 'Charger offline'), ('session_not_started', 'Authorized but never started'), ('preparing_too_long', 'Preparing too long'), ('session_never_ends', 'Session never ends'), ('meter_values_missing', 'No meter values while charging'), ('commands_rejected', 'Charger rejects remote commands'), ('repeated_reboots', 'Repeated reboots')], max_length=32)),
+                ('status', models.CharField(choices=[('open', 'Open'), ('resolved', 'Resolved')], default='open', max_length=16)),
+                ('severity', models.CharField(choices=[('warning', 'Warning'), ('critical', 'Critical')], default='warning', max_length=16)),
+                ('title', models.CharField(max_length=255)),
+                ('opened_at', models.DateTimeField()),
+                ('resolved_at', models.DateTimeField(blank=True, null=True)),
+                ('charger', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alerts', to='chargers.charger')),
+                ('connector', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='alerts', to='chargers.connector')),
+                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alerts', to='sites.organization')),
+                ('rule', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='alerts', to='monitoring.alertrule')),
             ],
             options={
-                "indexes": [
-                    models.Index(
-                        fields=["organization", "status", "-opened_at"],
-                        name="monitoring__organiz_4fb1ce_idx",
-                    )
-                ],
-                "constraints": [
-                    models.UniqueConstraint(
-                        condition=models.Q(("status", "open")),
-                        fields=("kind", "charger", "connector"),
-                        name="monitoring_alert_one_open_per_problem",
-                        nulls_distinct=False,
-                    )
-                ],
+                'indexes': [models.Index(fields=['organization', 'status', '-opened_at'], name='monitoring__organiz_4fb1ce_idx')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('kind', 'charger', 'connector'), name='monitoring_alert_one_open_per_problem', nulls_distinct=False)],
             },
         ),
     ]
