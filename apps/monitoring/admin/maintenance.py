@@ -724,6 +724,24 @@ def update_firmware(
     return TemplateResponse(request, "admin/monitoring/firmware_campaign_form.html", context)
 
 
+class ChargerDriftedFilter(admin.SimpleListFilter):
+    """On the charger list: chargers whose reported configuration differs from
+    their template."""
+
+    title = "configuration drift"
+    parameter_name = "drifted"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Drifted from template"), ("no", "As templated")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(configuration_drift__is_drifted=True)
+        if self.value() == "no":
+            return queryset.filter(configuration_drift__is_drifted=False)
+        return queryset
+
+
 CHARGER_ACTIONS = (
     read_configuration,
     apply_configuration_template,

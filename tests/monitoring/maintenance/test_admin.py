@@ -101,6 +101,11 @@ def test_drifted_filter_and_differences_page(client, manager_a, org_a):
     assert [d.charger for d in shown] == [drifted]
     shown = list(client.get(changelist + "?drifted=no").context["cl"].result_list)
     assert [d.charger for d in shown] == [fine]
+    chargers = reverse("admin:chargers_charger_changelist")
+    shown = list(client.get(chargers + "?drifted=yes").context["cl"].result_list)
+    assert shown == [drifted]
+    shown = list(client.get(chargers + "?drifted=no").context["cl"].result_list)
+    assert shown == [fine]
     row = ConfigurationDrift.objects.get(charger=drifted)
     page = client.get(reverse("admin:monitoring_configurationdrift_change", args=[row.pk]))
     html = page.content.decode()
