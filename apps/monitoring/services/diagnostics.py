@@ -242,22 +242,31 @@ def diagnostics_progress_sync(*, now: datetime) -> int:
     """Fold the chargers' upload status notifications into their open requests, and
     fail the requests whose link expired without an upload. A 2.0.1 notification
     names its request (the command's id); a 1.6 one counts for the charger's
-    latest request made before it. Returns how many requests changed."""
-    changed = 0
-    changed_ids: set[int] = set()
+    latest request made before it (an already finished one included: a late
+    "Uploaded" must not land on an older request). Returns how many requests
+    changed."""
     open_requests = list(
         DiagnosticsRequest.objects.select_for_update()
         .filter(status__in=OPEN)
         .order_by("charger_id", "requested_at", "pk")
     )
+    before = {r.pk: (r.status, r.ocpp_status, r.detail) for r in open_requests}
     by_charger: dict[int, list[DiagnosticsRequest]] = {}
     for request in open_requests:
         by_charger.setdefault(request.charger_id, []).append(request)
-    for charger_id, requests in by_charger.items():
+    for charger_id, open_ones in by_charger.items():
+        since = open_ones[0].requested_at
+        locked = {r.pk: r for r in open_ones}
+        requests = [
+            locked.get(r.pk, r)
+            for r in DiagnosticsRequest.objects.filter(
+                charger_id=charger_id, requested_at__gte=since
+            ).order_by("requested_at", "pk")
+        ]
         events = ChargerEvent.objects.filter(
             charger_id=charger_id,
             kind=ChargerEvent.Kind.DIAGNOSTICS_STATUS,
-            received_at__gte=requests[0].requested_at,
+            received_at__gte=since,
         ).order_by("received_at", "pk")
         for event in events:
             payload = event.payload or {}
@@ -268,7 +277,7 @@ def diagnostics_progress_sync(*, now: datetime) -> int:
             else:
                 earlier = [r for r in requests if r.requested_at <= event.received_at]
                 target = earlier[-1] if earlier else None
-            if target is None or target.status not in OPEN:
+            if target is None or target.pk not in locked or target.status not in OPEN:
                 continue
             if reported == "Uploading":
                 target.status = R.UPLOADING
@@ -279,16 +288,16 @@ def diagnostics_progress_sync(*, now: datetime) -> int:
                 target.detail = "The charger reports the upload done; no file has arrived."
             else:
                 continue
-            target.ocpp_status = reported[:40]
-            target.status_at = event.received_at
-            changed_ids.add(target.pk)
+            if target.ocpp_status != reported[:40]:
+                target.ocpp_status = reported[:40]
+                target.status_at = event.received_at
+    changed = 0
     for request in open_requests:
         if request.status in OPEN and request.expires_at <= now:
             request.status = R.FAILED
             request.detail = "No upload arrived before the link expired."
             request.status_at = now
-            changed_ids.add(request.pk)
-        if request.pk in changed_ids:
+        if (request.status, request.ocpp_status, request.detail) != before[request.pk]:
             request.save(update_fields=["status", "ocpp_status", "detail", "status_at"])
             changed += 1
     return changed

@@ -437,3 +437,21 @@ def test_update_without_news_for_a_day_fails():
     update = campaign.updates.get()
     assert update.status == FirmwareUpdate.Status.FAILED
     assert update.detail == "No progress reported for 24 hours."
+
+
+def test_late_notification_of_a_finished_request_does_not_land_on_an_older_one(settings, tmp_path):
+    settings.DIAGNOSTICS_UPLOAD_DIR = tmp_path
+    charger = factories.ChargerFactory()
+    silent, _ = diagnostics._request_create(
+        charger=charger, requested_by=None, now=timezone.now() - timedelta(minutes=5)
+    )
+    done, token = diagnostics._request_create(
+        charger=charger, requested_by=None, now=timezone.now()
+    )
+    diagnostics.diagnostics_upload_receive(token=token, file_name="d.log", chunks=[b"ok"])
+    _upload_event(charger, "Uploaded")  # 1.6: no request id; it is about `done`
+    assert diagnostics.diagnostics_progress_sync(now=timezone.now()) == 0
+    silent.refresh_from_db()
+    assert (silent.status, silent.detail) == ("requested", "")
+    # Running again changes nothing either.
+    assert diagnostics.diagnostics_progress_sync(now=timezone.now()) == 0
