@@ -151,7 +151,7 @@ def diagnostics_request(
             detail=f"The charger answered {result.status}.",
             status_at=timezone.now(),
         )
-    elif commands_has_nothing(announced, result.response):
+    elif _nothing_to_upload(charger, announced):
         _request_update(
             request,
             status=R.FAILED,
@@ -164,10 +164,10 @@ def diagnostics_request(
     return request
 
 
-def commands_has_nothing(announced: str, response: dict[str, Any]) -> bool:
-    """1.6 leaves the file name out when there is nothing to upload (2.0.1 answers
-    with a status and may omit the name even when it uploads)."""
-    return "file_name" in response and not announced
+def _nothing_to_upload(charger: Charger, announced: str) -> bool:
+    """A 1.6 charger leaves the file name out when it has nothing to upload; a 2.0.1
+    one answers with a status and may omit the name even when it uploads."""
+    return charger.ocpp_version == Charger.OcppVersion.V16 and not announced
 
 
 def _safe_name(name: str, request: DiagnosticsRequest) -> str:
