@@ -4,12 +4,14 @@ tried again later, and each charger's progress from its FirmwareStatusNotificati
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -201,54 +203,48 @@ def firmware_updates_dispatch(
         due = due.filter(campaign=campaign)
     if timeout is None:
         timeout = float(getattr(settings, "MAINTENANCE_COMMAND_TIMEOUT", 20))
-    accepted = 0
+    online: list[FirmwareUpdate] = []
     for update in due[:limit]:
-        if not update.charger.channel_name:
+        if update.charger.channel_name:
+            online.append(update)
+        else:
             _update_save(
                 update,
                 next_attempt_at=now + RETRY_AFTER,
                 detail="Charger offline: will be sent when it is back.",
             )
-            continue
-        try:
-            result = commands.command_send_sync(
-                charger=update.charger,
-                command="update-firmware",
-                params=_params(update.campaign),
-                source=source,
-                timeout=timeout,
-            )
-        except ChargerOffline:
+    # Taken before sending: a charger may report progress as soon as it answers.
+    sent_at = timezone.now()
+    outcomes = async_to_sync(_send_all)(online, source=source, timeout=timeout)
+    accepted = 0
+    for update, outcome in zip(online, outcomes, strict=True):
+        if isinstance(outcome, ChargerOffline):
             _update_save(
                 update,
                 next_attempt_at=now + RETRY_AFTER,
                 detail="Charger offline: will be sent when it is back.",
             )
-            continue
-        except DomainError as exc:
+        elif isinstance(outcome, DomainError):
             attempts = update.send_attempts + 1
             give_up = attempts >= update.campaign.max_send_attempts or not isinstance(
-                exc, ChargerNoAnswer
+                outcome, ChargerNoAnswer
             )
             _update_save(
                 update,
                 send_attempts=attempts,
                 status=S.FAILED if give_up else S.PENDING,
                 next_attempt_at=None if give_up else now + RETRY_AFTER,
-                detail=str(exc)[:255],
-                status_at=now,
+                detail=str(outcome)[:255],
+                status_at=timezone.now(),
             )
-            continue
-        # When it was really sent: the charger's notifications follow from then on.
-        sent_at = timezone.now()
-        if result.status in ("Accepted", "AcceptedCanceled"):
+        elif outcome.status in ("Accepted", "AcceptedCanceled"):
             accepted += 1
             _update_save(
                 update,
                 send_attempts=update.send_attempts + 1,
                 status=S.SENT,
-                ocpp_status=result.status,
-                command_id=result.command_id,
+                ocpp_status=outcome.status,
+                command_id=outcome.command_id,
                 sent_at=sent_at,
                 status_at=sent_at,
                 next_attempt_at=None,
@@ -259,13 +255,39 @@ def firmware_updates_dispatch(
                 update,
                 send_attempts=update.send_attempts + 1,
                 status=S.FAILED,
-                ocpp_status=result.status[:40],
-                command_id=result.command_id,
-                status_at=sent_at,
-                detail=f"The charger answered {result.status}.",
+                ocpp_status=outcome.status[:40],
+                command_id=outcome.command_id,
+                status_at=timezone.now(),
+                detail=f"The charger answered {outcome.status}.",
             )
     _campaigns_finish(now=now)
     return accepted
+
+
+async def _send_all(
+    updates: Sequence[FirmwareUpdate],
+    *,
+    source: str,
+    timeout: float | None,  # noqa: ASYNC109 (passed through to command_send)
+) -> list[commands.CommandResult | DomainError]:
+    """UpdateFirmware to each update's charger, BULK_CONCURRENCY at a time (a large
+    campaign must not wait for each silent charger in turn)."""
+    limit = asyncio.Semaphore(commands.BULK_CONCURRENCY)
+
+    async def one(update: FirmwareUpdate) -> commands.CommandResult | DomainError:
+        async with limit:
+            try:
+                return await commands.command_send(
+                    charger=update.charger.charge_point_id,
+                    command="update-firmware",
+                    params=_params(update.campaign),
+                    source=source,
+                    timeout=timeout,
+                )
+            except DomainError as exc:
+                return exc
+
+    return list(await asyncio.gather(*(one(u) for u in updates)))
 
 
 @transaction.atomic
