@@ -631,26 +631,23 @@ def apply_configuration_template(
 def request_diagnostics(
     model_admin: Any, request: HttpRequest, queryset: QuerySet[Charger]
 ) -> None:
-    for charger in _editable(model_admin, request, queryset):
-        try:
-            asked = diagnostics.diagnostics_request(
-                charger=charger,
-                issued_by=request.user,
-                source=CommandLog.Source.ADMIN,
-                timeout=_timeout(),
-            )
-        except DomainError as exc:
-            model_admin.message_user(request, f"{charger.charge_point_id}: {exc}", messages.ERROR)
-            continue
-        if asked.status == DiagnosticsRequest.Status.FAILED:
-            model_admin.message_user(
-                request, f"{charger.charge_point_id}: {asked.detail}", messages.ERROR
-            )
+    chargers = _editable(model_admin, request, queryset)
+    outcomes = diagnostics.diagnostics_request_many(
+        chargers=chargers,
+        issued_by=request.user,
+        source=CommandLog.Source.ADMIN,
+        timeout=_timeout(),
+    )
+    for charger, asked in zip(chargers, outcomes, strict=True):
+        name = charger.charge_point_id
+        if isinstance(asked, DomainError):
+            model_admin.message_user(request, f"{name}: {asked}", messages.ERROR)
+        elif asked.status == DiagnosticsRequest.Status.FAILED:
+            model_admin.message_user(request, f"{name}: {asked.detail}", messages.ERROR)
         else:
             model_admin.message_user(
                 request,
-                f"{charger.charge_point_id}: upload requested "
-                "(follow it under Diagnostics uploads).",
+                f"{name}: upload requested (follow it under Diagnostics uploads).",
                 messages.SUCCESS,
             )
 

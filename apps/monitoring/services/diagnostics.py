@@ -10,14 +10,16 @@ itself and the charger's DiagnosticsStatusNotification / LogStatusNotification
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
@@ -103,6 +105,64 @@ def _request_update(request: DiagnosticsRequest, **values: Any) -> None:
     request.refresh_from_db()
 
 
+def _check_user(charger: Charger, issued_by: AnyUser | None) -> None:
+    if issued_by is None:
+        return
+    if not Charger.objects.visible_to(issued_by).filter(pk=charger.pk).exists():
+        raise NotFound(f"No charger with charge point id {charger.charge_point_id!r}.")
+    if not Charger.objects.editable_by(issued_by, MANAGE_ROLES).filter(pk=charger.pk).exists():
+        raise Forbidden("Your role in the charger's organization does not allow this.")
+
+
+def _prepare(
+    *,
+    charger: Charger,
+    issued_by: AnyUser | None,
+    start_at: datetime | None,
+    stop_at: datetime | None,
+    base_url: str | None,
+) -> tuple[DiagnosticsRequest, dict[str, Any]]:
+    """The request row (with its fresh token) and the command's parameters."""
+    request, token = _request_create(charger=charger, requested_by=issued_by, now=timezone.now())
+    params: dict[str, Any] = {"location": upload_url(token=token, base_url=base_url)}
+    if start_at is not None:
+        params["start_at"] = start_at.isoformat()
+    if stop_at is not None:
+        params["stop_at"] = stop_at.isoformat()
+    return request, params
+
+
+def _record_answer(
+    request: DiagnosticsRequest, charger: Charger, outcome: commands.CommandResult | DomainError
+) -> DiagnosticsRequest:
+    if isinstance(outcome, DomainError):
+        _request_update(
+            request, status=R.FAILED, detail=str(outcome)[:255], status_at=timezone.now()
+        )
+        return request
+    announced = str(outcome.response.get("file_name") or "")[:255]
+    if outcome.status != "Accepted":
+        _request_update(
+            request,
+            status=R.FAILED,
+            ocpp_status=outcome.status[:40],
+            command_id=outcome.command_id,
+            detail=f"The charger answered {outcome.status}.",
+            status_at=timezone.now(),
+        )
+    elif _nothing_to_upload(charger, announced):
+        _request_update(
+            request,
+            status=R.FAILED,
+            command_id=outcome.command_id,
+            detail="The charger has no diagnostics to upload.",
+            status_at=timezone.now(),
+        )
+    else:
+        _request_update(request, command_id=outcome.command_id, announced_file_name=announced)
+    return request
+
+
 def diagnostics_request(
     *,
     charger: Charger,
@@ -117,20 +177,13 @@ def diagnostics_request(
     (2.0.1) to a fresh single-use URL. The request is kept whatever happens: a
     charger that is offline, silent or refuses leaves a failed request saying so.
     Raises NotFound / Forbidden when the user may not command the charger."""
-    if issued_by is not None:
-        if not Charger.objects.visible_to(issued_by).filter(pk=charger.pk).exists():
-            raise NotFound(f"No charger with charge point id {charger.charge_point_id!r}.")
-        if not Charger.objects.editable_by(issued_by, MANAGE_ROLES).filter(pk=charger.pk).exists():
-            raise Forbidden("Your role in the charger's organization does not allow this.")
-    now = timezone.now()
-    request, token = _request_create(charger=charger, requested_by=issued_by, now=now)
-    params: dict[str, Any] = {"location": upload_url(token=token, base_url=base_url)}
-    if start_at is not None:
-        params["start_at"] = start_at.isoformat()
-    if stop_at is not None:
-        params["stop_at"] = stop_at.isoformat()
+    _check_user(charger, issued_by)
+    request, params = _prepare(
+        charger=charger, issued_by=issued_by, start_at=start_at, stop_at=stop_at, base_url=base_url
+    )
+    outcome: commands.CommandResult | DomainError
     try:
-        result = commands.command_send_sync(
+        outcome = commands.command_send_sync(
             charger=charger,
             command="get-diagnostics",
             params=params,
@@ -139,29 +192,61 @@ def diagnostics_request(
             timeout=timeout,
         )
     except DomainError as exc:
-        _request_update(request, status=R.FAILED, detail=str(exc)[:255], status_at=timezone.now())
-        return request
-    announced = str(result.response.get("file_name") or "")[:255]
-    if result.status != "Accepted":
-        _request_update(
-            request,
-            status=R.FAILED,
-            ocpp_status=result.status[:40],
-            command_id=result.command_id,
-            detail=f"The charger answered {result.status}.",
-            status_at=timezone.now(),
+        outcome = exc
+    return _record_answer(request, charger, outcome)
+
+
+def diagnostics_request_many(
+    *,
+    chargers: Sequence[Charger],
+    issued_by: AnyUser | None = None,
+    source: str = CommandLog.Source.SYSTEM,
+    timeout: float | None = None,
+) -> list[DiagnosticsRequest | DomainError]:
+    """`diagnostics_request` for several chargers, asked concurrently (admin bulk
+    action). Each charger's request, or the error that kept it from being made
+    (NotFound / Forbidden), in the order given."""
+    prepared: list[tuple[Charger, DiagnosticsRequest, dict[str, Any]] | DomainError] = []
+    for charger in chargers:
+        try:
+            _check_user(charger, issued_by)
+        except DomainError as exc:
+            prepared.append(exc)
+            continue
+        request, params = _prepare(
+            charger=charger, issued_by=issued_by, start_at=None, stop_at=None, base_url=None
         )
-    elif _nothing_to_upload(charger, announced):
-        _request_update(
-            request,
-            status=R.FAILED,
-            command_id=result.command_id,
-            detail="The charger has no diagnostics to upload.",
-            status_at=timezone.now(),
-        )
-    else:
-        _request_update(request, command_id=result.command_id, announced_file_name=announced)
-    return request
+        prepared.append((charger, request, params))
+    to_send = [p for p in prepared if not isinstance(p, DomainError)]
+
+    async def send_all() -> list[commands.CommandResult | DomainError]:
+        limit = asyncio.Semaphore(commands.BULK_CONCURRENCY)
+
+        async def one(charger: Charger, params: dict[str, Any]) -> Any:
+            async with limit:
+                try:
+                    return await commands.command_send(
+                        charger=charger.charge_point_id,
+                        command="get-diagnostics",
+                        params=params,
+                        issued_by=issued_by,
+                        source=source,
+                        timeout=timeout,
+                    )
+                except DomainError as exc:
+                    return exc
+
+        return list(await asyncio.gather(*(one(c, p) for c, _, p in to_send)))
+
+    answers = iter(async_to_sync(send_all)())
+    results: list[DiagnosticsRequest | DomainError] = []
+    for item in prepared:
+        if isinstance(item, DomainError):
+            results.append(item)
+        else:
+            charger, request, _ = item
+            results.append(_record_answer(request, charger, next(answers)))
+    return results
 
 
 def _nothing_to_upload(charger: Charger, announced: str) -> bool:

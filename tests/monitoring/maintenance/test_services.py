@@ -455,3 +455,18 @@ def test_late_notification_of_a_finished_request_does_not_land_on_an_older_one(s
     assert (silent.status, silent.detail) == ("requested", "")
     # Running again changes nothing either.
     assert diagnostics.diagnostics_progress_sync(now=timezone.now()) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_request_many_keeps_order_and_reports_each():
+    mine = factories.ChargerFactory()
+    manager = _user(mine.zone.property.organization, name="many")
+    theirs = factories.ChargerFactory()
+    asked, refused = diagnostics.diagnostics_request_many(
+        chargers=[mine, theirs], issued_by=manager, source=CommandLog.Source.ADMIN
+    )
+    assert isinstance(asked, DiagnosticsRequest)
+    assert asked.status == DiagnosticsRequest.Status.FAILED and "offline" in asked.detail
+    assert asked.requested_by == manager
+    assert isinstance(refused, NotFound)
+    assert DiagnosticsRequest.objects.get().charger == mine
