@@ -592,19 +592,46 @@ def configuration_read_many(
     source: str = CommandLog.Source.SYSTEM,
     timeout: float | None = None,
 ) -> list[ChargerConfiguration | DomainError]:
-    """Read several chargers' configurations (the admin action): all keys on 1.6,
-    the configuration report on 2.0.1. Each charger's reading or domain error."""
-    outcomes: list[ChargerConfiguration | DomainError] = []
+    """Read several chargers' configurations at once (the admin action): all keys on
+    1.6, the configuration report on 2.0.1. Each charger's reading or domain error,
+    in the order given."""
+    outcomes: dict[int, ChargerConfiguration | DomainError] = {}
+    allowed: list[Charger] = []
     for charger in chargers:
         try:
-            outcomes.append(
-                charger_configuration_read(
-                    charger=charger, issued_by=issued_by, source=source, timeout=timeout
-                )
+            _check_manager(charger, issued_by)
+            allowed.append(charger)
+        except DomainError as exc:
+            outcomes[charger.pk] = exc
+    by_cp = {c.charge_point_id: c for c in allowed}
+
+    async def send(charge_point_id: Charger | str) -> commands.CommandResult:
+        return await commands.command_send(
+            charger=charge_point_id,
+            command="get-configuration",
+            params={},
+            issued_by=issued_by,
+            source=source,
+            timeout=timeout,
+        )
+
+    requested_at = timezone.now()
+    answers = async_to_sync(commands.for_each_charger)(list(by_cp), send)
+    for charger, answer in zip(by_cp.values(), answers, strict=True):
+        if isinstance(answer, DomainError):
+            outcomes[charger.pk] = answer
+            continue
+        try:
+            outcomes[charger.pk] = _configuration_store(
+                charger=charger,
+                response=answer.response,
+                command_id=answer.command_id,
+                requested_keys=[],
+                requested_at=requested_at,
             )
         except DomainError as exc:
-            outcomes.append(exc)
-    return outcomes
+            outcomes[charger.pk] = exc
+    return [outcomes[c.pk] for c in chargers]
 
 
 @transaction.atomic
