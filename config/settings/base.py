@@ -181,6 +181,7 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 DIAGNOSTICS_UPLOAD_DIR = MEDIA_ROOT / "diagnostics"
 DIAGNOSTICS_UPLOAD_MAX_BYTES = env_int("DIAGNOSTICS_UPLOAD_MAX_BYTES", 50 * 1024 * 1024)
 DIAGNOSTICS_UPLOAD_TTL_HOURS = 24
+DIAGNOSTICS_UPLOAD_RETENTION_DAYS = env_int("DIAGNOSTICS_UPLOAD_RETENTION_DAYS", 90)
 
 # --- email ----------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

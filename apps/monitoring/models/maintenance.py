@@ -306,6 +306,8 @@ class DiagnosticsRequest(models.Model):
         UPLOADING = "uploading", "Uploading"
         UPLOADED = "uploaded", "Uploaded"
         FAILED = "failed", "Failed"
+        # Kept for the record; the file went after DIAGNOSTICS_UPLOAD_RETENTION_DAYS.
+        DELETED = "deleted", "File deleted (retention)"
 
     charger = models.ForeignKey(
         Charger, on_delete=models.CASCADE, related_name="diagnostics_requests"

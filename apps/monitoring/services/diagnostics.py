@@ -386,3 +386,30 @@ def diagnostics_progress_sync(*, now: datetime) -> int:
             request.save(update_fields=["status", "ocpp_status", "detail", "status_at"])
             changed += 1
     return changed
+
+
+@transaction.atomic
+def diagnostics_files_prune(*, now: datetime) -> int:
+    """Delete the files uploaded more than DIAGNOSTICS_UPLOAD_RETENTION_DAYS ago; their
+    requests stay, marked deleted. Returns how many files went."""
+    cutoff = now - timedelta(days=settings.DIAGNOSTICS_UPLOAD_RETENTION_DAYS)
+    old = DiagnosticsRequest.objects.select_for_update().filter(
+        status=R.UPLOADED, uploaded_at__lt=cutoff
+    )
+    root = upload_root().resolve()
+    pruned = 0
+    for request in old.order_by("pk"):
+        path = (root / request.file_path).resolve()
+        if root in path.parents:
+            path.unlink(missing_ok=True)
+        request.status = R.DELETED
+        request.status_at = now
+        request.save(update_fields=["status", "status_at"])
+        pruned += 1
+    return pruned
+
+
+def diagnostics_housekeeping(*, now: datetime) -> int:
+    """The periodic job: upload progress from the chargers' notifications, expired
+    links, old files. Returns how many requests changed."""
+    return diagnostics_progress_sync(now=now) + diagnostics_files_prune(now=now)

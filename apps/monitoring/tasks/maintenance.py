@@ -11,8 +11,9 @@ from apps.monitoring.services import configuration, diagnostics, firmware
 
 @shared_task(name="monitoring.diagnostics_progress_sync")
 def diagnostics_progress_sync() -> int:
-    """Fold the chargers' upload status notifications into diagnostics requests."""
-    return diagnostics.diagnostics_progress_sync(now=timezone.now())
+    """Upload progress from the chargers' notifications; expired links and files
+    past their retention."""
+    return diagnostics.diagnostics_housekeeping(now=timezone.now())
 
 
 @shared_task(name="monitoring.firmware_campaigns_advance")

@@ -470,3 +470,20 @@ def test_request_many_keeps_order_and_reports_each():
     assert asked.requested_by == manager
     assert isinstance(refused, NotFound)
     assert DiagnosticsRequest.objects.get().charger == mine
+
+
+def test_files_past_retention_are_deleted_and_the_request_kept(settings, tmp_path):
+    settings.DIAGNOSTICS_UPLOAD_DIR = tmp_path
+    settings.DIAGNOSTICS_UPLOAD_RETENTION_DAYS = 30
+    charger = factories.ChargerFactory()
+    request, token = diagnostics._request_create(
+        charger=charger, requested_by=None, now=timezone.now()
+    )
+    stored = diagnostics.diagnostics_upload_receive(token=token, file_name="o.log", chunks=[b"o"])
+    path = tmp_path / stored.file_path
+    assert diagnostics.diagnostics_files_prune(now=timezone.now() + timedelta(days=29)) == 0
+    assert path.is_file()
+    assert diagnostics.diagnostics_housekeeping(now=timezone.now() + timedelta(days=31)) == 1
+    request.refresh_from_db()
+    assert request.status == DiagnosticsRequest.Status.DELETED
+    assert not path.exists()
