@@ -5,10 +5,12 @@ directory."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+from django.db import OperationalError, connection
 
 from apps.chargers.models import Connector
 from apps.ocpp_consumer.simulator import SimOptions, StationSpec, build_stations
@@ -63,7 +65,7 @@ def with_station(
                     charger__charge_point_id=station.charge_point_id, status_at__isnull=False
                 ).exists()
             )
-            await asyncio.sleep(0.2)
+            await server_quiet()
             return await scenario()
         finally:
             station.stop()
@@ -81,3 +83,30 @@ async def on_server(server: Any, func: Callable[..., Any], /, **kwargs: Any) -> 
     return await asyncio.to_thread(
         server.on_server_loop, sync_to_async(func, thread_sensitive=False)(**kwargs), 60
     )
+
+
+def _no_writer(timeout: float = 10) -> None:
+    """Wait until no connection holds SQLite's write lock (the server may still be
+    committing what the charger's connection caused); PostgreSQL waits by itself."""
+    if connection.vendor != "sqlite":
+        return
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("BEGIN IMMEDIATE")
+                    cursor.execute("ROLLBACK")
+                return
+            except OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+    finally:
+        connection.close()  # this worker thread's connection
+
+
+async def server_quiet() -> None:
+    """Let the server finish recording a charger's connection before the test writes."""
+    await asyncio.sleep(0.1)
+    await asyncio.to_thread(_no_writer)

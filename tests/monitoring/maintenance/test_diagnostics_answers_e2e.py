@@ -11,7 +11,7 @@ from ocpp.v201 import call_result as result201  # noqa: TID251
 from apps.monitoring.models import DiagnosticsRequest
 from apps.monitoring.services import diagnostics
 from tests import factories
-from tests.monitoring.maintenance.conftest import on_server
+from tests.monitoring.maintenance.conftest import on_server, server_quiet
 from tests.ocpp_consumer.conftest import run
 from tests.ocpp_consumer.test_commands_e2e import ANSWERS_16, ANSWERS_201, charger_online
 
@@ -21,6 +21,7 @@ def _ask(server, cp_id: str, version: str, answers: dict) -> tuple[DiagnosticsRe
 
     async def scenario() -> tuple[DiagnosticsRequest, list]:
         async with charger_online(server.url(cp_id), cp_id, version, answers) as cp:
+            await server_quiet()
             request = await on_server(server, diagnostics.diagnostics_request, charger=charger)
             return request, cp.received
 

@@ -15,7 +15,7 @@ from ocpp.v201 import call_result as result201  # noqa: TID251
 from apps.monitoring.models import FirmwareUpdate
 from apps.monitoring.services import firmware
 from tests import factories
-from tests.monitoring.maintenance.conftest import on_server
+from tests.monitoring.maintenance.conftest import on_server, server_quiet
 from tests.ocpp_consumer.conftest import run
 from tests.ocpp_consumer.test_commands_e2e import ANSWERS_201, charger_online
 
@@ -46,6 +46,7 @@ def test_download_failed_v16_and_installation_failed_v201(ocpp_server):
             charger_online(ocpp_server.url("FW-FAIL-16"), "FW-FAIL-16", "1.6") as cp16,
             charger_online(ocpp_server.url("FW-FAIL-201"), "FW-FAIL-201", "2.0.1") as cp201,
         ):
+            await server_quiet()
             await _start(ocpp_server, [c16, c201])
             request_id = cp201.received[0][1]["request_id"]
             await cp16.call(call16.FirmwareStatusNotification(status="Downloading"))
@@ -82,6 +83,7 @@ def test_refused_update_fails_at_once(ocpp_server):
 
     async def scenario() -> None:
         async with charger_online(ocpp_server.url("FW-NO-201"), "FW-NO-201", "2.0.1", refusing):
+            await server_quiet()
             await _start(ocpp_server, [charger])
 
     run(scenario(), timeout=30)
