@@ -32,6 +32,11 @@ from apps.chargers.models import (
 from apps.monitoring.models import (
     Alert,
     AlertRule,
+    ChargerConfiguration,
+    ConfigurationChange,
+    ConfigurationDrift,
+    DiagnosticsRequest,
+    FirmwareUpdate,
     Notification,
     OutageExclusion,
     RemedyAttempt,
@@ -45,6 +50,7 @@ from apps.monitoring.models import (
 from apps.sites.models import Circuit, Membership, Organization, Property, Zone
 from apps.sites.tenancy import organization_id_of
 from tests import factories
+from tests.monitoring.maintenance import factories as maintenance_factories
 
 pytestmark = pytest.mark.django_db
 
@@ -175,6 +181,7 @@ BUILDERS: dict[type[models.Model], Callable[[Organization], models.Model]] = {
         subject="hi",
         created_at=timezone.now(),
     ),
+    **maintenance_factories.BUILDERS,
 }
 MODELS = list(BUILDERS)
 # Rows a property manager may add and delete: organizations are created and removed
@@ -194,6 +201,11 @@ READ_ONLY = {
     Alert,
     RemedyAttempt,
     Notification,
+    ChargerConfiguration,
+    ConfigurationChange,
+    ConfigurationDrift,
+    DiagnosticsRequest,
+    FirmwareUpdate,
 }
 
 

@@ -34,6 +34,8 @@ from apps.chargers.models import (
     SessionEvent,
     StatusChange,
 )
+from apps.monitoring.admin.maintenance import CHARGER_ACTIONS as MAINTENANCE_ACTIONS
+from apps.monitoring.admin.maintenance import ChargerDriftedFilter
 from apps.sites.admin_once import shown_once_response
 from apps.sites.admin_tenancy import (
     TenantModelAdmin,
@@ -305,12 +307,17 @@ class ChargerAdmin(TenantModelAdmin):
         "has_password",
         "last_seen_at",
     )
-    list_filter = ("registration", "ocpp_version", "zone__property", "zone")
+    list_filter = ("registration", "ocpp_version", ChargerDriftedFilter, "zone__property", "zone")
     list_select_related = ("zone__property",)
     search_fields = ("charge_point_id", "name", "serial_number", "vendor", "model")
     ordering = ("charge_point_id",)
     autocomplete_fields = ("zone", "circuit")
-    actions = (*BULK_COMMAND_ACTIONS, "rotate_ocpp_password", "generate_new_password")
+    actions = (
+        *BULK_COMMAND_ACTIONS,
+        *MAINTENANCE_ACTIONS,
+        "rotate_ocpp_password",
+        "generate_new_password",
+    )
     inlines = (ConnectorInline, RecentSessionsInline, RecentCommandsInline)
     fieldsets = (
         (None, {"fields": ("charge_point_id", "name", "zone", "circuit", "registration")}),

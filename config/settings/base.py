@@ -154,6 +154,24 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.driver_notifications_send",
         "schedule": 60.0,
     },
+    # Maintenance: upload progress, firmware campaigns (progress + offline retries),
+    # configuration re-reads and drift (a few chargers per run).
+    "monitoring.diagnostics-progress": {
+        "task": "monitoring.diagnostics_progress_sync",
+        "schedule": 30.0,
+    },
+    "monitoring.firmware-campaigns": {
+        "task": "monitoring.firmware_campaigns_advance",
+        "schedule": 60.0,
+    },
+    "monitoring.configuration-reports": {
+        "task": "monitoring.configuration_reports_collect",
+        "schedule": 30.0,
+    },
+    "monitoring.configuration-refresh": {
+        "task": "monitoring.configuration_refresh",
+        "schedule": 300.0,
+    },
 }
 
 # --- auth -----------------------------------------------------------------
@@ -181,6 +199,14 @@ STORAGES = {
 }
 MEDIA_URL = "media/"
 MEDIA_ROOT = BASE_DIR / "media"
+# Diagnostics and log files uploaded by chargers (apps/monitoring/services/diagnostics.py):
+# kept outside any URL that serves MEDIA_ROOT, downloaded only through a view that
+# checks the organization. The upload URL handed to a charger must be absolute.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+DIAGNOSTICS_UPLOAD_DIR = MEDIA_ROOT / "diagnostics"
+DIAGNOSTICS_UPLOAD_MAX_BYTES = env_int("DIAGNOSTICS_UPLOAD_MAX_BYTES", 50 * 1024 * 1024)
+DIAGNOSTICS_UPLOAD_TTL_HOURS = 24
+DIAGNOSTICS_UPLOAD_RETENTION_DAYS = env_int("DIAGNOSTICS_UPLOAD_RETENTION_DAYS", 90)
 
 # --- email ----------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

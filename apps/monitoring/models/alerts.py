@@ -211,14 +211,14 @@ class Alert(models.Model):
     class Meta:
         constraints = [
             # Deduplication lives in the database: one open alert per problem.
+            # Two partial constraints rather than one with nulls_distinct=False,
+            # which SQLite (the embedded database) does not support: a connector's
+            # problems, and charger-wide ones (no connector).
             models.UniqueConstraint(
                 fields=["kind", "charger", "connector"],
-                condition=Q(status="open"),
-                nulls_distinct=False,
+                condition=Q(status="open", connector__isnull=False),
                 name="monitoring_alert_one_open_per_problem",
             ),
-            # The same for charger-wide problems (no connector), on databases that
-            # ignore nulls_distinct (SQLite, PostgreSQL before 15: NULLs differ).
             models.UniqueConstraint(
                 fields=["kind", "charger"],
                 condition=Q(status="open", connector__isnull=True),

@@ -21,6 +21,9 @@ import base64
 import contextlib
 import logging
 import random
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -663,9 +666,10 @@ class Station:
         self, location: str, retrieve_at: datetime | None, request_id: int | None
     ) -> None:
         """Download, install, reboot, reporting each step (1.6 §6.46, 2.0.1 L01)."""
-        if retrieve_at is not None:
-            wait = (retrieve_at - utcnow()).total_seconds()
-            await asyncio.sleep(min(max(wait, 0.0), 10.0))
+        # Reaching the firmware server takes a moment, even when the retrieve date
+        # has passed.
+        wait = (retrieve_at - utcnow()).total_seconds() if retrieve_at is not None else 0.0
+        await asyncio.sleep(min(max(wait, 0.5), 10.0))
         for status in ("Downloading", "Downloaded", "Installing"):
             await self.link_required().firmware_status(status, request_id)
             await asyncio.sleep(1.0)
@@ -674,12 +678,46 @@ class Station:
         await self.link_required().firmware_status("Installed", request_id)
         await self.reset("Reboot", hard=True)
 
-    async def upload_diagnostics(self, request_id: int | None) -> None:
-        """Report an upload. Nothing leaves the machine: the simulator has no logs
-        worth sending and must not reach out to arbitrary URLs."""
-        await self.link_required().upload_status("Uploading", request_id)
-        await asyncio.sleep(1.0)
-        await self.link_required().upload_status("Uploaded", request_id)
+    async def upload_diagnostics(
+        self, request_id: int | None, location: str, file_name: str
+    ) -> None:
+        """Upload a small log to `location` by HTTP POST (multipart), reporting each
+        step (1.6 §6.18 / §4.4, 2.0.1 N01). Only http(s) is spoken: another scheme
+        (ftp) is reported as a failed upload, as a charger without it would."""
+        link = self.link_required()
+        failed = "UploadFailed" if self.options.ocpp == "1.6" else "UploadFailure"
+        if urllib.parse.urlsplit(location).scheme not in ("http", "https"):
+            logger.info("%s: cannot upload to %s (http(s) only)", self.charge_point_id, location)
+            await asyncio.sleep(0.5)
+            await link.upload_status(failed, request_id)
+            return
+        # Gathering the logs takes a moment on a real charger.
+        await asyncio.sleep(0.5)
+        await link.upload_status("Uploading", request_id)
+        try:
+            status = await asyncio.to_thread(
+                _http_upload, location, file_name, self.diagnostics_log().encode()
+            )
+        except (OSError, ValueError) as exc:
+            logger.info("%s: upload to %s failed: %s", self.charge_point_id, location, exc)
+            status = 0
+        self.stats["uploads"] = self.stats.get("uploads", 0) + 1
+        await link.upload_status("Uploaded" if 200 <= status < 300 else failed, request_id)
+
+    def diagnostics_log(self) -> str:
+        """A plausible diagnostics log: identity, connectors, counters."""
+        now = utcnow().isoformat()
+        lines = [
+            f"{now} INFO  diagnostics of {self.charge_point_id}",
+            f"{now} INFO  firmware {self.firmware_version}, OCPP {self.options.ocpp}",
+        ]
+        for number, c in sorted(self.connectors.items()):
+            lines.append(
+                f"{now} INFO  connector {number}: {c.status}, "
+                f"meter {c.meter.register_int_wh} Wh, in transaction: {c.in_transaction}"
+            )
+        lines += [f"{now} INFO  {name}: {value}" for name, value in sorted(self.stats.items())]
+        return "\n".join(lines) + "\n"
 
     def apply_local_list(
         self, version: int, update_type: str, entries: list[dict[str, Any]]
@@ -703,3 +741,30 @@ class Station:
     def expiry(self, value: str) -> datetime:
         at = datetime.fromisoformat(value.replace("Z", "+00:00"))
         return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _http_upload(location: str, file_name: str, content: bytes, timeout: float = 30) -> int:
+    """POST `content` as a multipart form with one file field ("file"), like
+    chargers that upload diagnostics over HTTP do; returns the HTTP status."""
+    boundary = uuid.uuid4().hex
+    safe_name = file_name.replace('"', "").replace("\r", "").replace("\n", "")
+    body = b"".join(
+        [
+            f"--{boundary}\r\n".encode(),
+            f'Content-Disposition: form-data; name="file"; filename="{safe_name}"\r\n'.encode(),
+            b"Content-Type: text/plain\r\n\r\n",
+            content,
+            f"\r\n--{boundary}--\r\n".encode(),
+        ]
+    )
+    request = urllib.request.Request(  # noqa: S310 (the scheme is checked: http(s) only)
+        location,
+        data=body,
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)

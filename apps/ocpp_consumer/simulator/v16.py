@@ -451,12 +451,15 @@ class V16Link(Link, ChargePoint):
 
     @on(Action.get_diagnostics)
     def on_get_diagnostics(self, location: str, **_: Any) -> call_result.GetDiagnostics:
-        name = f"{self.station.charge_point_id}-diagnostics-{utcnow():%Y%m%dT%H%M%S}.log"
-        return call_result.GetDiagnostics(file_name=name)
+        self._diagnostics_name = (
+            f"{self.station.charge_point_id}-diagnostics-{utcnow():%Y%m%dT%H%M%S}.log"
+        )
+        return call_result.GetDiagnostics(file_name=self._diagnostics_name)
 
     @after(Action.get_diagnostics)
     def after_get_diagnostics(self, location: str, **_: Any) -> None:
-        self.station.spawn(self.station.upload_diagnostics(None))
+        name = getattr(self, "_diagnostics_name", "diagnostics.log")
+        self.station.spawn(self.station.upload_diagnostics(None, location, name))
 
     @on(Action.send_local_list)
     def on_send_local_list(

@@ -761,11 +761,14 @@ class V201Link(Link, ChargePoint):
         self, log: dict[str, Any], log_type: str, request_id: int, **_: Any
     ) -> call_result.GetLog:
         name = f"{self.station.charge_point_id}-{log_type.lower()}-{utcnow():%Y%m%dT%H%M%S}.log"
+        self._log_name = name
         return call_result.GetLog(status="Accepted", filename=name)
 
     @after(Action.get_log)
-    def after_get_log(self, request_id: int, **_: Any) -> None:
-        self.station.spawn(self.station.upload_diagnostics(request_id))
+    def after_get_log(self, request_id: int, log: dict[str, Any], **_: Any) -> None:
+        name = getattr(self, "_log_name", "log.log")
+        location = log["remote_location"]
+        self.station.spawn(self.station.upload_diagnostics(request_id, location, name))
 
     @on(Action.send_local_list)
     def on_send_local_list(
