@@ -7,12 +7,20 @@ through `task.apply()` (the task's own code, in this thread). A job that raises
 is logged and tried again at its next time; it never stops the loop or the
 server.
 
-Jobs run one after another in that thread, like beat sends them one after
-another: a slow job delays the next ones, it does not pile up copies of itself.
+Jobs run one after another, like beat sends them one after another: a slow job
+delays the next ones, it does not pile up copies of itself.
+
+Given the server's event loop, each job runs in a worker thread *of that loop*
+(like a view does), not in the scheduler's own thread: the in-memory channel layer
+lives on the server's loop, so a job that sends a command to a charger (a
+self-healing reset, a configuration re-read) reaches the consumer and gets its
+answer at once, instead of waiting on a loop that nobody runs until it times out.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 import threading
 import time
@@ -108,8 +116,10 @@ class EmbeddedScheduler:
         *,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = timezone.now,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.jobs = jobs
+        self._loop = loop
         self._clock = clock
         self._now = now
         self._stopping = threading.Event()
@@ -146,7 +156,7 @@ class EmbeddedScheduler:
     def _run(self, job: Job) -> None:
         job.runs += 1
         try:
-            result = job.task.apply(args=job.args, kwargs=job.kwargs)
+            result = self._call(lambda: job.task.apply(args=job.args, kwargs=job.kwargs))
             if result.failed():
                 # Only when eager exceptions are not propagated: the task's own
                 # traceback is in the result.
@@ -156,7 +166,26 @@ class EmbeddedScheduler:
             job.failures += 1
             log.exception("Periodic job %s failed; it runs again at its next time", job.name)
 
-    def _loop(self) -> None:
+    def _call(self, function: Callable[[], Any]) -> Any:
+        """Run `function` here, or in a worker thread of the server's loop when there
+        is one (see the module's docstring), waiting for it while not stopping."""
+        if self._loop is None:
+            return function()
+        # Imported here: channels imports Django's database layer.
+        from channels.db import database_sync_to_async
+
+        future = asyncio.run_coroutine_threadsafe(
+            database_sync_to_async(function, thread_sensitive=False)(), self._loop
+        )
+        while True:
+            try:
+                return future.result(timeout=1.0)
+            except concurrent.futures.TimeoutError:
+                if self._stopping.is_set() and not self._loop.is_running():
+                    future.cancel()
+                    raise RuntimeError("the server stopped while the job ran") from None
+
+    def _loop_forever(self) -> None:
         try:
             while not self._stopping.is_set():
                 # This thread outlives any request: like a request, each round
@@ -171,7 +200,9 @@ class EmbeddedScheduler:
     def start(self) -> None:
         names = ", ".join(f"{j.name} ({j.task.name})" for j in self.jobs) or "none"
         log.info("Embedded scheduler: periodic jobs %s", names)
-        self._thread = threading.Thread(target=self._loop, name="embedded-scheduler", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop_forever, name="embedded-scheduler", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> bool:

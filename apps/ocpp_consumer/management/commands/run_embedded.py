@@ -87,7 +87,7 @@ class Command(BaseCommand):
         # which must happen before anything else imports a reactor.
         from daphne.access import AccessLogGenerator
         from daphne.endpoints import build_endpoint_description_strings
-        from daphne.server import Server
+        from daphne.server import Server, twisted_loop
         from twisted.internet import reactor, threads
 
         from config.asgi import application
@@ -105,7 +105,9 @@ class Command(BaseCommand):
             self.stdout.write("REDIS_URL is set: periodic jobs are left to celery beat.")
         else:
             jobs = jobs_from_schedule(settings.CELERY_BEAT_SCHEDULE, celery_tasks(celery_app))
-            scheduler = EmbeddedScheduler(jobs)
+            # The jobs run on daphne's event loop, where the in-memory channel layer
+            # lives: commands they send reach the chargers (config/embedded.py).
+            scheduler = EmbeddedScheduler(jobs, loop=twisted_loop)
 
         server = Server(
             application=application,
