@@ -219,8 +219,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Plugboard <plugboard@localho
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- alerts (apps/monitoring) -------------------------------------------------
-# Links in alert emails point here (the admin's alert pages).
-ALERTS_SITE_URL = env_str("ALERTS_SITE_URL", "http://127.0.0.1:8000")
+# Links in alert emails point at PUBLIC_BASE_URL (the admin's alert pages).
 ALERTS_EMAIL_SUBJECT_PREFIX = env_str("ALERTS_EMAIL_SUBJECT_PREFIX", "[Plugboard] ")
 # Seconds an automatic remedy waits for the charger's answer (default: the command
 # timeout, OCPP_COMMAND_TIMEOUT).

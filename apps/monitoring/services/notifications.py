@@ -39,7 +39,8 @@ def _setting(name: str, default: Any) -> Any:
 
 
 def site_url() -> str:
-    return str(_setting("ALERTS_SITE_URL", "http://127.0.0.1:8000")).rstrip("/")
+    """Where links in emails point: the address people (and chargers) reach us at."""
+    return str(settings.PUBLIC_BASE_URL).rstrip("/")
 
 
 def subject_prefix() -> str:

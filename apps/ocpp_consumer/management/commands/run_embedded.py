@@ -96,6 +96,11 @@ class Command(BaseCommand):
 
         host: str = options["host"]
         port: int = options["port"]
+        if "PUBLIC_BASE_URL" not in os.environ:
+            # Links in emails and the upload address handed to chargers: this server,
+            # wherever `make run HOST=... PORT=...` put it.
+            shown = f"[{host}]" if ":" in host else host
+            settings.PUBLIC_BASE_URL = f"http://{shown}:{port}"
         scheduler: EmbeddedScheduler | None = None
         if options["no_jobs"]:
             pass
