@@ -19,6 +19,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import websockets
@@ -268,13 +269,14 @@ async def boot(url: str) -> list:
         return json.loads(await asyncio.wait_for(ws.recv(), 5))
 
 
-def test_run_embedded_serves_http_and_ocpp_then_stops_cleanly_on_sigterm(tmp_path):
+def start_seeded_server(tmp_path: Path) -> tuple[Path, int, Any, subprocess.Popen[bytes]]:
+    """A migrated, seeded SQLite database and `run_embedded --simulate 1` on it, on a
+    free port, logging to a file. Returns (database, port, log file, process)."""
     database = tmp_path / "embedded.sqlite3"
     env = embedded_env(database)
     port = free_port()
     manage("migrate", "--noinput", env=env)
     manage("seed_demo", "--base-url", f"http://127.0.0.1:{port}", env=env)
-
     log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(  # noqa: S603 (our own manage.py, fixed arguments)
         [sys.executable, "manage.py", "run_embedded", "--port", str(port), "--simulate", "1"],
@@ -283,6 +285,11 @@ def test_run_embedded_serves_http_and_ocpp_then_stops_cleanly_on_sigterm(tmp_pat
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    return database, port, log, server
+
+
+def test_run_embedded_serves_http_and_ocpp_then_stops_cleanly_on_sigterm(tmp_path):
+    database, port, log, server = start_seeded_server(tmp_path)
     try:
         assert wait_until(lambda: http_status(f"http://127.0.0.1:{port}/admin/login/") == 200)
         assert wait_until(lambda: "Simulating 1 charger(s)" in log_text(log)), log_text(log)
@@ -330,19 +337,7 @@ def simulator_pids(parent_pid: int) -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads processes from Linux's /proc")
 def test_run_embedded_killed_with_sigkill_leaves_no_simulator_behind(tmp_path):
-    database = tmp_path / "embedded.sqlite3"
-    env = embedded_env(database)
-    port = free_port()
-    manage("migrate", "--noinput", env=env)
-    manage("seed_demo", "--base-url", f"http://127.0.0.1:{port}", env=env)
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen(  # noqa: S603 (our own manage.py, fixed arguments)
-        [sys.executable, "manage.py", "run_embedded", "--port", str(port), "--simulate", "1"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    _, _, log, server = start_seeded_server(tmp_path)
     try:
         assert wait_until(lambda: simulator_pids(server.pid)), log_text(log)
         (child,) = simulator_pids(server.pid)
