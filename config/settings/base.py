@@ -77,7 +77,12 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
-        conn_health_checks=True,
+        # Off by default: with persistent connections a health check is one more
+        # round trip before every ORM call of every charger message (Channels
+        # closes obsolete connections around each call). A connection broken by
+        # a database restart fails one call, is then discarded, and the charger
+        # retries its message (docs/benchmarks.md).
+        conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", False),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
