@@ -17,7 +17,6 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
@@ -26,6 +25,7 @@ from ocpp.exceptions import OCPPError
 from apps.chargers import services
 from apps.chargers.models import Charger
 from apps.ocpp_consumer.handlers.base import HandlerBase
+from apps.ocpp_consumer.handlers.orm import domain
 from apps.ocpp_consumer.handlers.v16 import Handler16
 from apps.ocpp_consumer.handlers.v201 import Handler201
 
@@ -101,7 +101,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             log.warning("Refused %s from %s: malformed credentials", charge_point_id, client[0])
             await self.close()
             return
-        admission = await database_sync_to_async(services.charger_admit)(
+        admission = await domain(services.charger_admit)(
             charge_point_id=charge_point_id,
             onboarding_key=onboarding_key,
             username=username,
@@ -125,7 +125,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.cp = handler_class(self.charger, _Socket(self), response_timeout=RESPONSE_TIMEOUT_S)
         # charger_connected writes last_seen_at: the throttle below counts from here.
         self._seen_written_at = self._connected_at = timezone.now()
-        previous = await database_sync_to_async(services.charger_connected)(
+        previous = await domain(services.charger_connected)(
             charger=self.charger,
             channel_name=self.channel_name,
             ocpp_version=version,
@@ -165,7 +165,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             return
         self._seen_written_at = at
         try:
-            await database_sync_to_async(services.charger_seen)(
+            await domain(services.charger_seen)(
                 charger=self.charger,
                 at=at,
                 channel_name=self.channel_name,
@@ -181,7 +181,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             task.cancel()
         if self.charger is None or self.cp is None:
             return
-        await database_sync_to_async(services.charger_disconnected)(
+        await domain(services.charger_disconnected)(
             charger=self.charger, channel_name=self.channel_name, at=timezone.now()
         )
         log.info("%s disconnected (%s)", self.charger, code)
