@@ -17,6 +17,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
@@ -136,6 +137,18 @@ class OcppConsumer(AsyncWebsocketConsumer):
             # connection wins, the old consumer (in whichever process) closes.
             await self.channel_layer.send(previous, {"type": "ocpp.takeover"})
         log.info("%s connected (%s, %s)", charge_point_id, chosen, client[0])
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch, without its `aclose_old_connections()` before every
+        message: that is a hop to the process's single sync thread per frame (one
+        queue for all chargers, ~0.3 ms of CPU each, docs/benchmarks.md). This
+        consumer does no ORM work on the event loop: every domain call goes through
+        DatabaseSyncToAsync (handlers/orm.py), which closes obsolete connections
+        around each call in the thread that runs it."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.cp is None:
