@@ -186,3 +186,27 @@ def test_when_the_database_fails_every_charger_hears_an_error_and_nothing_is_los
     answers = run(_send_all(ocpp_server, body))
     assert [a[:2] for a in answers] == [[3, "mv-0"], [3, "mv-1"], [3, "mv-2"]]
     assert [_rows(cp) for cp in IDS] == [2, 2, 2]
+
+
+def test_a_bug_in_the_writer_fails_its_group_and_the_writer_keeps_serving(
+    ocpp_server, chargers, writer
+):
+    """A store that answers for the wrong number of messages is a bug of ours: the
+    group's chargers hear InternalError instead of waiting forever, and the next
+    messages are stored and answered as usual."""
+
+    def wrong(*, reports: list[MeterReport]) -> list[int]:
+        meter_samples_record_many(reports=reports)
+        return []
+
+    writer._store = wrong
+
+    async def body(sockets: list[Any]) -> list[Any]:
+        return [await _answer(ws) for ws in sockets]
+
+    answers = run(_send_all(ocpp_server, body))
+    assert [(a[0], a[2]) for a in answers] == [(4, "InternalError")] * 3
+
+    writer._store = meter_samples_record_many
+    answers = run(_send_all(ocpp_server, body))
+    assert [a[:2] for a in answers] == [[3, "mv-0"], [3, "mv-1"], [3, "mv-2"]]

@@ -87,7 +87,16 @@ class MeterWriter:
             while self._waiting:
                 group = self._waiting[: self.max_reports]
                 del self._waiting[: self.max_reports]
-                await self._write(group)
+                try:
+                    await self._write(group)
+                except Exception:
+                    # A bug of ours, not a storage failure (those are handled in
+                    # _write): fail this group's messages (InternalError to the
+                    # chargers, which resend), keep the writer running.
+                    log.exception("Meter values: writing a group failed")
+                    for waiting in group:
+                        if not waiting.future.done():
+                            waiting.future.set_exception(RuntimeError("meter writer failed"))
 
     async def _write(self, group: list[_Waiting]) -> None:
         outcomes: list[int | BaseException]
