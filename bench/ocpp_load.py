@@ -205,7 +205,10 @@ class Charger:
     # One function per message keeps the version differences in one place.
     async def boot(self) -> None:
         if self.plan.version == "1.6":
-            payload = {"chargePointVendor": "Plugboard", "chargePointModel": "LoadBench"}
+            payload: dict[str, Any] = {
+                "chargePointVendor": "Plugboard",
+                "chargePointModel": "LoadBench",
+            }
         else:
             payload = {
                 "chargingStation": {"vendorName": "Plugboard", "model": "LoadBench"},

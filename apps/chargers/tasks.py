@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from apps.chargers import services
 from apps.chargers.commands import command_send_sync
 from apps.chargers.models import Charger, CommandLog
+from apps.chargers.services import message_log
 
 
 # No automatic retries: a command is not idempotent (a second remote-start could
@@ -45,3 +48,12 @@ def charger_presence_sweep() -> list[str]:
     Returns their charge point ids (for the worker's log)."""
     marked = services.charger_presence_sweep(now=timezone.now())
     return [charger.charge_point_id for charger in marked]
+
+
+# Scheduled hourly (settings.CELERY_BEAT_SCHEDULE).
+@shared_task(name="chargers.ocpp_message_log_purge")
+def ocpp_message_log_purge() -> int:
+    """Delete the raw OCPP frames older than OCPP_MESSAGE_LOG_DAYS. Returns how many."""
+    return message_log.ocpp_messages_purge(
+        before=timezone.now() - timedelta(days=settings.OCPP_MESSAGE_LOG_DAYS)
+    )

@@ -17,7 +17,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
@@ -26,6 +26,7 @@ from ocpp.exceptions import OCPPError
 from apps.chargers import services
 from apps.chargers.models import Charger
 from apps.ocpp_consumer.handlers.base import HandlerBase
+from apps.ocpp_consumer.handlers.orm import domain
 from apps.ocpp_consumer.handlers.v16 import Handler16
 from apps.ocpp_consumer.handlers.v201 import Handler201
 
@@ -101,7 +102,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             log.warning("Refused %s from %s: malformed credentials", charge_point_id, client[0])
             await self.close()
             return
-        admission = await database_sync_to_async(services.charger_admit)(
+        admission = await domain(services.charger_admit)(
             charge_point_id=charge_point_id,
             onboarding_key=onboarding_key,
             username=username,
@@ -125,7 +126,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.cp = handler_class(self.charger, _Socket(self), response_timeout=RESPONSE_TIMEOUT_S)
         # charger_connected writes last_seen_at: the throttle below counts from here.
         self._seen_written_at = self._connected_at = timezone.now()
-        previous = await database_sync_to_async(services.charger_connected)(
+        previous = await domain(services.charger_connected)(
             charger=self.charger,
             channel_name=self.channel_name,
             ocpp_version=version,
@@ -136,6 +137,18 @@ class OcppConsumer(AsyncWebsocketConsumer):
             # connection wins, the old consumer (in whichever process) closes.
             await self.channel_layer.send(previous, {"type": "ocpp.takeover"})
         log.info("%s connected (%s, %s)", charge_point_id, chosen, client[0])
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch, without its `aclose_old_connections()` before every
+        message: that is a hop to the process's single sync thread per frame (one
+        queue for all chargers, ~0.3 ms of CPU each, docs/benchmarks.md). This
+        consumer does no ORM work on the event loop: every domain call goes through
+        DatabaseSyncToAsync (handlers/orm.py), which closes obsolete connections
+        around each call in the thread that runs it."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.cp is None:
@@ -165,7 +178,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             return
         self._seen_written_at = at
         try:
-            await database_sync_to_async(services.charger_seen)(
+            await domain(services.charger_seen)(
                 charger=self.charger,
                 at=at,
                 channel_name=self.channel_name,
@@ -181,7 +194,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             task.cancel()
         if self.charger is None or self.cp is None:
             return
-        await database_sync_to_async(services.charger_disconnected)(
+        await domain(services.charger_disconnected)(
             charger=self.charger, channel_name=self.channel_name, at=timezone.now()
         )
         log.info("%s disconnected (%s)", self.charger, code)

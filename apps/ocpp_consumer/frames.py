@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
+import fastjsonschema
 from jsonschema.exceptions import best_match
 from ocpp.messages import Call, CallError, CallResult, MessageType, get_validator
 
@@ -127,17 +129,46 @@ def parse(text: str, *, max_bytes: int) -> Call | CallResult | CallError:
     return CallError(message_id, frame[2], frame[3], frame[4])
 
 
+# Compiled validators of the package's schemas, by (action, version). The package's
+# jsonschema validator interprets the schema on every message (~0.25 ms for a 1.6
+# MeterValues, twice that for a 2.0.1 TransactionEvent, the biggest share of a
+# message's CPU after the database); fastjsonschema compiles it to Python once.
+# Formats are not checked, as the package does not check them either, and the
+# payload is left as sent (no defaults filled in).
+_compiled: dict[tuple[str, str], Callable[[Any], Any]] = {}
+
+
+def _fast_validator(action: str, version: str) -> Callable[[Any], Any]:
+    key = (action, version)
+    fast = _compiled.get(key)
+    if fast is None:
+        schema = get_validator(MessageType.Call, action, version).schema
+        fast = _compiled[key] = fastjsonschema.compile(schema, use_default=False, use_formats=False)
+    return fast
+
+
 def validate(call: Call, version: str) -> None:
     """Check a CALL's payload against the version's schema, inline (no thread hop:
     see docs/conformance.md), mapping the most relevant violation to its OCPP error
     code. `call.action` must already be known to be an action of `version`: the
-    package builds the schema's file name from it."""
+    package builds the schema's file name from it.
+
+    A compiled validator answers the common case, a valid payload. Only a payload
+    it refuses goes through the package's jsonschema validator, which has the
+    final word and picks the error to report (the compiled one stops at the first
+    violation and words it differently)."""
     try:
-        validator = get_validator(MessageType.Call, call.action, version)
+        fast = _fast_validator(call.action, version)
     except OSError as exc:  # no schema: not an action of this version
         raise FrameError(
             "NotImplemented", f"Unknown action {call.action}.", call.unique_id
         ) from exc
+    try:
+        fast(call.payload)
+        return
+    except fastjsonschema.JsonSchemaException:
+        pass
+    validator = get_validator(MessageType.Call, call.action, version)
     error = best_match(validator.iter_errors(call.payload))
     if error is None:
         return

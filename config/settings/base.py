@@ -77,7 +77,12 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
-        conn_health_checks=True,
+        # Off by default: with persistent connections a health check is one more
+        # round trip before every ORM call of every charger message (Channels
+        # closes obsolete connections around each call). A connection broken by
+        # a database restart fails one call, is then discarded, and the charger
+        # retries its message (docs/benchmarks.md).
+        conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", False),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -172,6 +177,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.configuration_refresh",
         "schedule": 300.0,
     },
+    "chargers.ocpp-message-log-purge": {
+        "task": "chargers.ocpp_message_log_purge",
+        "schedule": 3600.0,
+    },
 }
 
 # --- auth -----------------------------------------------------------------
@@ -250,6 +259,18 @@ OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536)
 # Seconds a remote command waits for the charger's answer (API, admin, tasks).
 # Longer than the consumer's OCPP call timeout, so its "timeout" report wins.
 OCPP_COMMAND_TIMEOUT = env_int("OCPP_COMMAND_TIMEOUT", 35)
+# ORM threads per OCPP server process (apps/ocpp_consumer/handlers/orm.py): 0 keeps
+# Channels' single thread (SQLite); production (PostgreSQL) defaults to a pool.
+OCPP_DB_THREADS = env_int("OCPP_DB_THREADS", 0)
+# Group commit of MeterValues (apps/ocpp_consumer/handlers/writers.py): how long
+# the writer gathers messages before writing them together, and how many at most.
+OCPP_METER_BATCH_WINDOW_MS = env_int("OCPP_METER_BATCH_WINDOW_MS", 2)
+OCPP_METER_BATCH_MAX = env_int("OCPP_METER_BATCH_MAX", 500)
+# The raw OCPP message log (OcppMessage): on or off, frames buffered per server
+# process before frames are dropped (overload), and days kept.
+OCPP_MESSAGE_LOG = env_bool("OCPP_MESSAGE_LOG", True)
+OCPP_MESSAGE_LOG_BUFFER = env_int("OCPP_MESSAGE_LOG_BUFFER", 50_000)
+OCPP_MESSAGE_LOG_DAYS = env_int("OCPP_MESSAGE_LOG_DAYS", 7)
 
 # Outbound webhooks (docs/webhooks.md). Plain http and loopback/private addresses
 # are for development and tests only; link-local addresses are refused always.

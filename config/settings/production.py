@@ -20,6 +20,13 @@ if DATABASES["default"]["ENGINE"] not in POSTGRESQL_ENGINES:
         "Set DATABASE_URL to a PostgreSQL database (postgres://user:password@host:5432/name): "
         "production does not run on SQLite."
     )
+# Persistent database connections: the websocket consumers make one ORM call per
+# charger message, and opening a PostgreSQL connection for each costs more than
+# the call itself. Recycled every ten minutes (DB_CONN_MAX_AGE, seconds).
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 600)
+# A pool of ORM threads per daphne process instead of Channels' single one (each
+# thread holds a PostgreSQL connection: size max_connections for it).
+OCPP_DB_THREADS = env_int("OCPP_DB_THREADS", 4)
 if not REDIS_URL:
     raise ImproperlyConfigured(
         "Set REDIS_URL (redis://host:6379/0): production needs Redis for the channel layer "

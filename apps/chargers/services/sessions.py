@@ -40,6 +40,8 @@ STOP_REASON_NO_STOP_RECEIVED = "no_stop_received"
 
 _SAMPLE_LIMIT = Decimal("1e14")  # what MeterSample.value (20 digits, 6 decimals) holds
 _SAMPLE_QUANTUM = Decimal("0.000001")
+# Rows per INSERT statement when a group of messages is stored at once.
+_INSERT_BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -292,14 +294,18 @@ def session_event(
     """A session started, changed or ended (OCPP 2.0.1 TransactionEvent; the charger
     chose the transaction id). Never refused: an event whose predecessors were lost
     still creates or updates the session. An event already seen (same seqNo) changes
-    nothing."""
-    require_accepted(charger)
+    nothing. Only a new session needs the charger accepted: the events of one
+    already running are stored whatever its registration became meanwhile (the
+    energy was delivered), which also spares the hot path (Updated events with
+    meter values) a registration read per message."""
     session = (
         ChargingSession.objects.select_for_update(of=("self",))
         .select_related("connector", "id_token")
         .filter(charger=charger, ocpp_transaction_id=transaction_id)
         .first()
     )
+    if session is None:
+        require_accepted(charger)
     authorization: Authorization | None = None
     if id_tag and kind == SessionEvent.Kind.ENDED and session is not None:
         # The tag that ends a session: its starter, a tag of the starter's group or
@@ -381,39 +387,99 @@ def session_event(
     return SessionResult(session, authorization)
 
 
-def _record_samples(
-    charger: Charger,
-    connector_id: int,
-    session: ChargingSession | None,
-    samples: Iterable[Sample],
-) -> int:
+def _sample_row(
+    *, charger: Charger, connector_id: int, session_id: int | None, sample: Sample
+) -> MeterSample:
+    """The MeterSample row of one reading (the one place that maps a Sample's fields)."""
+    return MeterSample(
+        charger=charger,
+        connector_id=connector_id,
+        session_id=session_id,
+        sampled_at=sample.sampled_at,
+        measurand=sample.measurand[:48],
+        value=sample.value.quantize(_SAMPLE_QUANTUM, rounding=ROUND_HALF_UP),
+        unit=sample.unit[:16],
+        phase=sample.phase[:8],
+        context=sample.context[:24],
+        location=sample.location[:8],
+        signed_data=sample.signed,
+    )
+
+
+def _sample_rows(
+    charger: Charger, connector_id: int, session_id: int | None, samples: Iterable[Sample]
+) -> list[MeterSample]:
     rows = []
     for s in samples:
         if not s.value.is_finite() or abs(s.value) >= _SAMPLE_LIMIT:
             log.warning("%s: meter value %s out of range, dropped.", charger, s.value)
             continue
         rows.append(
-            MeterSample(
-                charger=charger,
-                connector_id=connector_id,
-                session=session,
-                sampled_at=s.sampled_at,
-                measurand=s.measurand[:48],
-                value=s.value.quantize(_SAMPLE_QUANTUM, rounding=ROUND_HALF_UP),
-                unit=s.unit[:16],
-                phase=s.phase[:8],
-                context=s.context[:24],
-                location=s.location[:8],
-                signed_data=s.signed,
-            )
+            _sample_row(charger=charger, connector_id=connector_id, session_id=session_id, sample=s)
         )
+    return rows
+
+
+def _record_samples(
+    charger: Charger,
+    connector_id: int,
+    session: ChargingSession | None,
+    samples: Iterable[Sample],
+) -> int:
+    rows = _sample_rows(charger, connector_id, session.pk if session else None, samples)
     # A reading already stored (a retransmitted message) is skipped by the
     # database's unique constraint, not by a racy check first.
-    MeterSample.objects.bulk_create(rows, ignore_conflicts=True)
+    MeterSample.objects.bulk_create(rows, ignore_conflicts=True, batch_size=_INSERT_BATCH)
     return len(rows)
 
 
+@dataclass(frozen=True)
+class MeterReport:
+    """One MeterValues message: a charger's readings on a connector, at the
+    charger's own timestamps, with the transaction id it named (if any)."""
+
+    charger: Charger
+    connector_id: int
+    samples: Sequence[Sample]
+    transaction_id: str | None = None
+
+
 @transaction.atomic
+def meter_samples_record_many(*, reports: Sequence[MeterReport]) -> list[int]:
+    """Store the readings of many MeterValues messages (of any chargers) in one
+    transaction: one query for their sessions, one INSERT for their rows. This is
+    how the OCPP server commits meter values as a group (apps/ocpp_consumer/
+    handlers/writers.py); each message is acknowledged after this returns. Offline-
+    queued readings keep their timestamps; with a transaction id of its charger a
+    report belongs to that session (an id of another charger matches nothing).
+    Returns, per report, how many readings were offered for storage."""
+    named = {(r.charger.pk, r.transaction_id) for r in reports if r.transaction_id is not None}
+    sessions: dict[tuple[int, str], int] = {}
+    if named:
+        candidates = ChargingSession.objects.filter(
+            charger_id__in={charger_id for charger_id, _ in named},
+            ocpp_transaction_id__in={tx for _, tx in named},
+        ).values_list("charger_id", "ocpp_transaction_id", "pk")
+        for charger_id, tx, pk in candidates.order_by("pk"):
+            if (charger_id, tx) in named:
+                sessions.setdefault((charger_id, tx), pk)
+    rows: list[MeterSample] = []
+    counts: list[int] = []
+    for report in reports:
+        session_id = (
+            sessions.get((report.charger.pk, report.transaction_id))
+            if report.transaction_id is not None
+            else None
+        )
+        built = _sample_rows(report.charger, report.connector_id, session_id, report.samples)
+        rows += built
+        counts.append(len(built))
+    # A reading already stored (a retransmitted message, or the same message in
+    # a retried batch) is skipped by the database's unique constraint.
+    MeterSample.objects.bulk_create(rows, ignore_conflicts=True, batch_size=_INSERT_BATCH)
+    return counts
+
+
 def meter_samples_record(
     *,
     charger: Charger,
@@ -421,14 +487,9 @@ def meter_samples_record(
     samples: Sequence[Sample],
     transaction_id: str | None = None,
 ) -> int:
-    """Store a charger's meter readings at the charger's own timestamps (offline-
-    queued readings keep theirs). With a transaction id of this charger they belong
-    to that session. Returns how many readings were offered for storage."""
-    session = None
-    if transaction_id is not None:
-        session = (
-            ChargingSession.objects.filter(charger=charger, ocpp_transaction_id=transaction_id)
-            .only("pk")
-            .first()
-        )
-    return _record_samples(charger, connector_id, session, samples)
+    """Store one charger's meter readings (one MeterValues message), in its own
+    transaction. Returns how many readings were offered for storage."""
+    report = MeterReport(
+        charger=charger, connector_id=connector_id, samples=samples, transaction_id=transaction_id
+    )
+    return meter_samples_record_many(reports=[report])[0]

@@ -13,7 +13,9 @@ from ocpp.v16.enums import Action
 from apps.access.services import id_token_authorize
 from apps.chargers import services
 from apps.chargers.models import ChargerEvent
+from apps.chargers.services.sessions import MeterReport
 from apps.ocpp_consumer import mappers
+from apps.ocpp_consumer.handlers import writers
 from apps.ocpp_consumer.handlers.base import HandlerBase, domain
 
 
@@ -133,11 +135,15 @@ class Handler16(HandlerBase, ChargePoint):
         transaction_id: int | None = None,
         **_: Any,
     ) -> call_result.MeterValues:
-        await domain(services.meter_samples_record)(
-            charger=self.charger,
-            connector_id=connector_id,
-            samples=mappers.samples_v16(meter_value),
-            transaction_id=None if transaction_id is None else str(transaction_id),
+        # Committed together with other chargers' meter values (group commit);
+        # answered only once stored.
+        await writers.meter_writer().record(
+            MeterReport(
+                charger=self.charger,
+                connector_id=connector_id,
+                samples=mappers.samples_v16(meter_value),
+                transaction_id=None if transaction_id is None else str(transaction_id),
+            )
         )
         return call_result.MeterValues()
 

@@ -13,7 +13,9 @@ from ocpp.v201.enums import Action
 from apps.access.services import id_token_authorize
 from apps.chargers import services
 from apps.chargers.models import ChargerEvent
+from apps.chargers.services.sessions import MeterReport
 from apps.ocpp_consumer import mappers
+from apps.ocpp_consumer.handlers import writers
 from apps.ocpp_consumer.handlers.base import HandlerBase, domain
 
 # A token of this type is no token: the station charges without authorization.
@@ -115,10 +117,14 @@ class Handler201(HandlerBase, ChargePoint):
     async def on_meter_values(
         self, evse_id: int, meter_value: list[dict[str, Any]], **_: Any
     ) -> call_result.MeterValues:
-        await domain(services.meter_samples_record)(
-            charger=self.charger,
-            connector_id=evse_id,
-            samples=mappers.samples_v201(meter_value),
+        # Committed together with other chargers' meter values (group commit);
+        # answered only once stored.
+        await writers.meter_writer().record(
+            MeterReport(
+                charger=self.charger,
+                connector_id=evse_id,
+                samples=mappers.samples_v201(meter_value),
+            )
         )
         return call_result.MeterValues()
 

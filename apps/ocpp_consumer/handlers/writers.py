@@ -1,0 +1,263 @@
+"""The server process's background writers, one of each per event loop (per daphne
+process):
+
+- `MeterWriter` commits the meter values of many chargers together (group
+  commit). A consumer hands over its MeterValues and waits; the writer gathers
+  what arrives within a few milliseconds (and whatever arrives while the previous
+  group is being written), stores it with one transaction and one INSERT, then
+  wakes each consumer, which only then acknowledges. A message is therefore still
+  acknowledged only after its readings are committed, at a fraction of the cost of
+  a transaction per message. If a group fails, each of its messages is retried
+  alone, so one bad message fails only itself; a message that fails alone is
+  answered with a CALLERROR (the charger resends it) and nothing is acknowledged
+  that was not stored.
+
+- `MessageLog` keeps the raw OCPP frames (both directions) for the charger page.
+  It is a copy for people, not domain data: frames go into a bounded in-memory
+  buffer and are written in bulk every second (or sooner when many are waiting).
+  When the buffer is full, new frames are dropped and counted, never waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.chargers.models import OcppMessage
+from apps.chargers.services import message_log
+from apps.chargers.services.sessions import MeterReport, meter_samples_record_many
+from apps.ocpp_consumer.handlers.orm import domain
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Waiting:
+    report: MeterReport
+    future: asyncio.Future[int]
+
+
+class MeterWriter:
+    """Group commit of MeterValues. One write in flight at a time: messages that
+    arrive during a write form the next group, so groups grow with the load."""
+
+    def __init__(
+        self,
+        *,
+        window_s: float,
+        max_reports: int,
+        store: Callable[..., list[int]] = meter_samples_record_many,
+    ) -> None:
+        self.window_s = window_s
+        self.max_reports = max_reports
+        self._store = store
+        self._waiting: list[_Waiting] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        # For the benchmark and the logs.
+        self.groups = 0
+        self.reports = 0
+        self.retried_groups = 0
+
+    async def record(self, report: MeterReport) -> int:
+        """Store one message's readings; returns when they are committed (how many
+        readings were offered), or raises what storing it alone raised."""
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(report, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="meter-writer")
+        self._wakeup.set()
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            if self.window_s > 0 and len(self._waiting) < self.max_reports:
+                await asyncio.sleep(self.window_s)
+            while self._waiting:
+                group = self._waiting[: self.max_reports]
+                del self._waiting[: self.max_reports]
+                try:
+                    await self._write(group)
+                except Exception:
+                    # A bug of ours, not a storage failure (those are handled in
+                    # _write): fail this group's messages (InternalError to the
+                    # chargers, which resend), keep the writer running.
+                    log.exception("Meter values: writing a group failed")
+                    for waiting in group:
+                        if not waiting.future.done():
+                            waiting.future.set_exception(RuntimeError("meter writer failed"))
+
+    async def _write(self, group: list[_Waiting]) -> None:
+        outcomes: list[int | BaseException]
+        try:
+            outcomes = list(await domain(self._store)(reports=[w.report for w in group]))
+        except Exception as exc:
+            if len(group) == 1:
+                outcomes = [exc]
+            else:
+                log.exception("Meter values: a group of %d failed; storing each alone", len(group))
+                self.retried_groups += 1
+                outcomes = []
+                for waiting in group:
+                    try:
+                        outcomes += await domain(self._store)(reports=[waiting.report])
+                    except Exception as exc:
+                        outcomes.append(exc)
+        self.groups += 1
+        self.reports += len(group)
+        for waiting, outcome in zip(group, outcomes, strict=True):
+            if waiting.future.done():  # the charger disconnected while it waited
+                continue
+            if isinstance(outcome, BaseException):
+                waiting.future.set_exception(outcome)
+            else:
+                waiting.future.set_result(outcome)
+
+
+# --- the raw message log -------------------------------------------------------
+
+# A logged frame keeps at most this much of the text (characters; OCPP frames are
+# nearly always ASCII, and the server refuses frames over OCPP_MAX_FRAME_BYTES).
+FRAME_LOG_LIMIT = 64 * 1024
+
+
+class MessageLog:
+    """A bounded buffer of frames and the task that writes it out."""
+
+    def __init__(self, *, capacity: int, flush_rows: int, interval_s: float) -> None:
+        self.capacity = capacity
+        self.flush_rows = flush_rows
+        self.interval_s = interval_s
+        self._buffer: deque[message_log.LoggedFrame] = deque()
+        self._full = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0  # since start: frames not logged (buffer full or write failed)
+        self._dropped_reported = 0
+        self.written = 0
+
+    def append(
+        self,
+        *,
+        charger_id: int,
+        direction: str,
+        message_type: int | None,
+        action: str,
+        message_id: str,
+        frame: str,
+        at: datetime | None = None,
+    ) -> None:
+        """Queue one frame for the log; never blocks, never raises for a full buffer."""
+        if len(self._buffer) >= self.capacity:
+            self.dropped += 1
+            return
+        if len(frame) > FRAME_LOG_LIMIT:
+            frame = frame[:FRAME_LOG_LIMIT]
+        self._buffer.append(
+            message_log.LoggedFrame(
+                charger_id=charger_id,
+                direction=direction,
+                message_type=message_type,
+                action=action[:48],
+                message_id=message_id[:64],
+                frame=frame,
+                at=at or timezone.now(),
+            )
+        )
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="ocpp-message-log")
+        if len(self._buffer) >= self.flush_rows:
+            self._full.set()
+
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._full.wait(), self.interval_s)
+            self._full.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write out everything buffered now (the periodic task, and tests)."""
+        async with self._lock:
+            while self._buffer:
+                rows = [self._buffer.popleft() for _ in range(min(len(self._buffer), 5000))]
+                try:
+                    self.written += await domain(message_log.ocpp_messages_store)(frames=rows)
+                except Exception:
+                    log.exception("OCPP message log: writing %d frames failed", len(rows))
+                    self.dropped += len(rows)
+            if self.dropped != self._dropped_reported:
+                log.warning(
+                    "OCPP message log: %d frames dropped since start (overload or failed writes)",
+                    self.dropped,
+                )
+                self._dropped_reported = self.dropped
+
+
+# --- one of each per event loop ------------------------------------------------
+
+_meter_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MeterWriter] = (
+    weakref.WeakKeyDictionary()
+)
+_message_logs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MessageLog] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def meter_writer() -> MeterWriter:
+    loop = asyncio.get_running_loop()
+    writer = _meter_writers.get(loop)
+    if writer is None:
+        writer = _meter_writers[loop] = MeterWriter(
+            window_s=settings.OCPP_METER_BATCH_WINDOW_MS / 1000,
+            max_reports=settings.OCPP_METER_BATCH_MAX,
+        )
+    return writer
+
+
+def message_log_for_loop() -> MessageLog | None:
+    """This process's message log, or None when the log is switched off."""
+    if not settings.OCPP_MESSAGE_LOG:
+        return None
+    loop = asyncio.get_running_loop()
+    buffer = _message_logs.get(loop)
+    if buffer is None:
+        buffer = _message_logs[loop] = MessageLog(
+            capacity=settings.OCPP_MESSAGE_LOG_BUFFER,
+            flush_rows=1000,
+            interval_s=1.0,
+        )
+    return buffer
+
+
+async def message_log_drain() -> None:
+    """Write out this loop's buffered frames now (for tests and shutdown)."""
+    buffer = _message_logs.get(asyncio.get_running_loop())
+    if buffer is not None:
+        await buffer.flush()
+
+
+def frame_kind(text: str) -> int | None:
+    """The message type of a frame we built ([2|3|4, ...]), read without parsing it."""
+    head = text.lstrip()[1:4].lstrip()
+    if head[:1] in ("2", "3", "4"):
+        return int(head[0])
+    return None
+
+
+DIRECTION_IN = OcppMessage.Direction.IN.value
+DIRECTION_OUT = OcppMessage.Direction.OUT.value
