@@ -25,7 +25,7 @@ from ocpp.v16 import call_result as result16
 from ocpp.v201 import call_result as result201
 
 from apps.chargers import credentials, services
-from apps.chargers.models import Charger, CommandLog
+from apps.chargers.models import Charger, CommandLog, OcppMessage
 from apps.chargers.services import charger_set_password
 from apps.sites.services import api_token_create
 from tests import factories
@@ -197,6 +197,15 @@ def test_rotation_accepted_new_password_works_old_refused(
     )
     assert log.issued_by is not None and log.issued_by.username == "manager_a"
     _assert_nowhere(new, page, caplog)
+    # The raw OCPP message log shows the call, with the password masked.
+    logged = dict(
+        OcppMessage.objects.filter(charger=charger, direction="out", message_type=2).values_list(
+            "action", "frame"
+        )
+    )
+    sent = logged["ChangeConfiguration" if version == "1.6" else "SetVariables"]
+    assert '"***"' in sent
+    assert not OcppMessage.objects.filter(frame__contains=new).exists()
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ from ocpp.messages import Call, CallResult, MessageType
 from apps.chargers import services
 from apps.chargers.models import Charger
 from apps.chargers.services import ChargerNotAccepted
-from apps.ocpp_consumer import frames, mappers
+from apps.ocpp_consumer import frames, mappers, redaction
 from apps.ocpp_consumer.handlers import writers
 from apps.ocpp_consumer.handlers.orm import domain
 from apps.ocpp_consumer.handlers.writers import DIRECTION_IN, DIRECTION_OUT, frame_kind
@@ -138,7 +138,8 @@ class HandlerBase:
                 self._calls_out[message_id] = action
                 while len(self._calls_out) > _CALLS_REMEMBERED:
                     del self._calls_out[next(iter(self._calls_out))]
-            self._log(journal, DIRECTION_OUT, frame_kind(message), action, message_id, message)
+            logged = redaction.redact_call(action, message)
+            self._log(journal, DIRECTION_OUT, frame_kind(message), action, message_id, logged)
 
     async def _reply(self, text: str, action: str, message_id: str) -> None:
         """Answer one of the charger's frames."""
