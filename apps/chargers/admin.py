@@ -314,6 +314,7 @@ class ChargerAdmin(TenantModelAdmin):
     autocomplete_fields = ("zone", "circuit")
     actions = (
         *BULK_COMMAND_ACTIONS,
+        "stop_active_sessions",
         *MAINTENANCE_ACTIONS,
         "rotate_ocpp_password",
         "generate_new_password",
@@ -519,6 +520,33 @@ class ChargerAdmin(TenantModelAdmin):
         )
         for charge_point_id, outcome in zip(charge_point_ids, outcomes, strict=True):
             self.message_user(request, *_answer_message(charge_point_id, outcome))
+
+    @admin.action(
+        description="Stop charging (remote stop of active sessions)", permissions=["change"]
+    )
+    def stop_active_sessions(self, request: HttpRequest, queryset: QuerySet[Charger]) -> None:
+        charge_point_ids = self._editable_selection(request, queryset)
+        if charge_point_ids is None:
+            return
+        active = list(
+            ChargingSession.objects.filter(
+                charger__charge_point_id__in=charge_point_ids, state=ChargingSession.State.ACTIVE
+            )
+            .order_by("charger__charge_point_id", "connector__connector_id")
+            .values_list("charger__charge_point_id", "pk")
+        )
+        if not active:
+            self.message_user(request, "No session is in progress on the selected chargers.")
+            return
+        outcomes = commands.sessions_stop_many_sync(
+            sessions=active,
+            issued_by=request.user,
+            source=CommandLog.Source.ADMIN,
+            timeout=admin_command_timeout(),
+        )
+        for (charge_point_id, session_id), outcome in zip(active, outcomes, strict=True):
+            text, level = _answer_message(charge_point_id, outcome)
+            self.message_user(request, f"Session {session_id}: {text}", level)
 
     @admin.action(description="Rotate OCPP password (sent to the charger)", permissions=["change"])
     def rotate_ocpp_password(self, request: HttpRequest, queryset: QuerySet[Charger]) -> None:

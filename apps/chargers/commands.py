@@ -483,6 +483,7 @@ async def charger_password_send(
 # --- one command, many chargers -------------------------------------------------------
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 # How many chargers one bulk command talks to at once: enough that 20 selected
 # chargers take one timeout rather than twenty, few enough not to flood the layer.
@@ -498,16 +499,50 @@ async def for_each_charger(
     """`send` to every charger, `concurrency` at a time; each charger's result or
     domain error (offline, no answer, refused...) in the order given. Other
     exceptions are bugs and propagate."""
+    return await _for_each(chargers, send, concurrency=concurrency)
+
+
+async def _for_each(
+    items: Sequence[Item], send: Callable[[Item], Awaitable[T]], *, concurrency: int
+) -> list[T | DomainError]:
     limit = asyncio.Semaphore(concurrency)
 
-    async def one(charger: Charger | str) -> T | DomainError:
+    async def one(item: Item) -> T | DomainError:
         async with limit:
             try:
-                return await send(charger)
+                return await send(item)
             except DomainError as exc:
                 return exc
 
-    return list(await asyncio.gather(*(one(charger) for charger in chargers)))
+    return list(await asyncio.gather(*(one(item) for item in items)))
+
+
+def sessions_stop_many_sync(
+    *,
+    sessions: Sequence[tuple[str, int]],
+    issued_by: AnyUser | None = None,
+    source: str,
+    timeout: float | None = None,
+) -> list[CommandResult | DomainError]:
+    """Ask chargers to stop sessions, concurrently (admin bulk action): `sessions`
+    are (charge point id, session id) pairs; each one's CommandResult or domain
+    error, in the order given. Each remote-stop is checked and logged on its own."""
+
+    async def stop(pair: tuple[str, int]) -> CommandResult:
+        charge_point_id, session_id = pair
+        return await command_send(
+            charger=charge_point_id,
+            command="remote-stop",
+            params={"session_id": session_id},
+            issued_by=issued_by,
+            source=source,
+            timeout=timeout,
+        )
+
+    async def stop_all() -> list[CommandResult | DomainError]:
+        return await _for_each(sessions, stop, concurrency=BULK_CONCURRENCY)
+
+    return async_to_sync(stop_all)()
 
 
 def command_send_many_sync(

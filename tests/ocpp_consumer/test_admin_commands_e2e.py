@@ -18,12 +18,14 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from ocpp.v16 import call_result as result16
 from ocpp.v201 import call_result as result201
 
@@ -191,6 +193,72 @@ def test_bulk_soft_reset_shows_each_chargers_answer(browser, make_charger, ocpp_
         assert log.params == {"type": "soft"}
         assert log.source == CommandLog.Source.ADMIN
         assert log.issued_by.username == "manager_a"
+
+
+def test_bulk_stop_charging_stops_each_active_session(browser, make_charger, ocpp_server):
+    """Remote stop from the admin on several chargers at once: each session in progress
+    gets its own RemoteStopTransaction / RequestStopTransaction with its transaction
+    id, and each answer is shown; a charger without a session gets nothing."""
+    busy16, busy201, idle = (
+        make_charger("STOP-16"),
+        make_charger("STOP-201", "2.0.1"),
+        make_charger("STOP-IDLE"),
+    )
+    session16 = factories.ChargingSessionFactory(
+        connector__charger=busy16, ocpp_transaction_id="4711"
+    )
+    session201 = factories.ChargingSessionFactory(
+        connector__charger=busy201, ocpp_transaction_id="tx-201-a"
+    )
+    factories.ChargingSessionFactory(
+        connector__charger=idle,
+        ocpp_transaction_id="9",
+        state="completed",
+        meter_stop_wh=2_000,
+        started_at=timezone.now() - timedelta(hours=1),
+        stopped_at=timezone.now(),
+    )
+    accepting = {
+        **ANSWERS_16,
+        "RemoteStopTransaction": result16.RemoteStopTransaction(status="Accepted"),
+    }
+
+    async def scenario() -> tuple[int, str, list, list]:
+        async with (
+            charger_online(ocpp_server.url("STOP-16"), "STOP-16", "1.6", accepting) as cp16,
+            charger_online(ocpp_server.url("STOP-201"), "STOP-201", "2.0.1") as cp201,
+        ):
+            status, page = await browser.action("stop_active_sessions", [busy16, busy201, idle])
+            return status, page, cp16.received, cp201.received
+
+    status, page, received16, received201 = run(scenario())
+
+    assert status == 200
+    assert received16 == [("RemoteStopTransaction", {"transaction_id": 4711})]
+    assert [action for action, _ in received201] == ["RequestStopTransaction"]
+    assert received201[0][1]["transaction_id"] == "tx-201-a"
+    shown = [text for _, text in messages_of(page)]
+    assert f"Session {session16.pk}: STOP-16: remote-stop → Accepted" in shown
+    assert any(text.startswith(f"Session {session201.pk}: STOP-201: remote-stop") for text in shown)
+    assert len(shown) == 2  # nothing for the charger without a session
+    stops = CommandLog.objects.filter(command="remote-stop").order_by("charger__charge_point_id")
+    assert [(log.charger.charge_point_id, log.params) for log in stops] == [
+        ("STOP-16", {"session_id": session16.pk}),
+        ("STOP-201", {"session_id": session201.pk}),
+    ]
+    assert all(log.source == CommandLog.Source.ADMIN for log in stops)
+
+
+def test_bulk_stop_charging_without_sessions_says_so(browser, make_charger, ocpp_server):
+    idle = make_charger("STOP-NONE")
+
+    status, page = run(browser.action("stop_active_sessions", [idle]))
+
+    assert status == 200
+    assert [text for _, text in messages_of(page)] == [
+        "No session is in progress on the selected chargers."
+    ]
+    assert not CommandLog.objects.exists()
 
 
 @pytest.mark.parametrize(
