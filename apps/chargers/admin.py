@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -175,6 +176,19 @@ class RecentCommandsInline(TenantTabularInline):
         return False
 
 
+class RemoteStartForm(forms.Form):
+    """What a remote start to many chargers needs: where and with which token."""
+
+    connector_id = forms.IntegerField(
+        label="Connector", min_value=1, initial=1, help_text="The same connector on each charger."
+    )
+    id_tag = forms.CharField(
+        label="Id tag",
+        max_length=36,
+        help_text="The token to charge with; each charger still checks it may charge there.",
+    )
+
+
 class RemoteCommandForm(forms.Form):
     command = forms.ChoiceField(choices=[(name, name) for name in commands.COMMAND_NAMES])
     params = forms.CharField(
@@ -314,6 +328,7 @@ class ChargerAdmin(TenantModelAdmin):
     autocomplete_fields = ("zone", "circuit")
     actions = (
         *BULK_COMMAND_ACTIONS,
+        "start_charging",
         "stop_active_sessions",
         *MAINTENANCE_ACTIONS,
         "rotate_ocpp_password",
@@ -520,6 +535,29 @@ class ChargerAdmin(TenantModelAdmin):
         )
         for charge_point_id, outcome in zip(charge_point_ids, outcomes, strict=True):
             self.message_user(request, *_answer_message(charge_point_id, outcome))
+
+    @admin.action(description="Start charging…", permissions=["change"])
+    def start_charging(
+        self, request: HttpRequest, queryset: QuerySet[Charger]
+    ) -> TemplateResponse | None:
+        """Ask for the connector and id tag first (an intermediate page, like Django's
+        delete confirmation), then send remote-start to every selected charger."""
+        if "apply" in request.POST:
+            form = RemoteStartForm(request.POST)
+            if form.is_valid():
+                self.send_to_selected(request, queryset, "remote-start", dict(form.cleaned_data))
+                return None
+        else:
+            form = RemoteStartForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Start charging",
+            "opts": self.opts,
+            "form": form,
+            "chargers": queryset.order_by("charge_point_id"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/chargers/charger/start_charging.html", context)
 
     @admin.action(
         description="Stop charging (remote stop of active sessions)", permissions=["change"]

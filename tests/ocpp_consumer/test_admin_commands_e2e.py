@@ -195,6 +195,46 @@ def test_bulk_soft_reset_shows_each_chargers_answer(browser, make_charger, ocpp_
         assert log.issued_by.username == "manager_a"
 
 
+def test_bulk_start_charging_asks_for_the_token_then_starts_each_charger(
+    browser, make_charger, ocpp_server
+):
+    """Remote start from the admin on several chargers at once: an intermediate page
+    asks for the connector and id tag, then each charger gets its RemoteStartTransaction
+    / RequestStartTransaction and each answer is shown."""
+    chargers = [make_charger("START-16"), make_charger("START-201", "2.0.1")]
+    selection = {"action": "start_charging", "_selected_action": [c.pk for c in chargers]}
+
+    async def scenario() -> tuple[str, str, str, list, list]:
+        async with (
+            charger_online(ocpp_server.url("START-16"), "START-16", "1.6") as cp16,
+            charger_online(ocpp_server.url("START-201"), "START-201", "2.0.1") as cp201,
+        ):
+            _, asked = await asyncio.to_thread(browser.post, CHANGELIST, selection)
+            _, refused = await asyncio.to_thread(
+                browser.post, CHANGELIST, {**selection, "apply": "1", "connector_id": "0"}
+            )
+            _, done = await asyncio.to_thread(
+                browser.post,
+                CHANGELIST,
+                {**selection, "apply": "1", "connector_id": "2", "id_tag": "TAG-77"},
+            )
+            return asked, refused, done, cp16.received, cp201.received
+
+    asked, refused, done, received16, received201 = run(scenario())
+
+    assert 'id="start-charging-form"' in asked
+    assert "START-16" in asked and "START-201" in asked
+    assert 'id="start-charging-form"' in refused  # a bad connector: asked again
+    assert "errorlist" in refused
+    assert received16 == [("RemoteStartTransaction", {"connector_id": 2, "id_tag": "TAG-77"})]
+    assert [action for action, _ in received201] == ["RequestStartTransaction"]
+    assert received201[0][1]["id_token"] == {"id_token": "TAG-77", "type": "Central"}
+    assert message_for(done, "START-16") == ("success", "START-16: remote-start → Accepted")
+    assert message_for(done, "START-201")[1].startswith("START-201: remote-start")
+    logs = CommandLog.objects.filter(command="remote-start")
+    assert sorted(log.params["id_tag"] for log in logs) == ["TAG-77", "TAG-77"]
+
+
 def test_bulk_stop_charging_stops_each_active_session(browser, make_charger, ocpp_server):
     """Remote stop from the admin on several chargers at once: each session in progress
     gets its own RemoteStopTransaction / RequestStopTransaction with its transaction
