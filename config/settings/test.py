@@ -16,3 +16,16 @@ WHITENOISE_AUTOREFRESH = True
 # policy override these).
 WEBHOOK_ALLOW_HTTP = True
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+
+# SQLite: the test database is a file, not Django's default shared-cache in-memory
+# database. The end-to-end tests run a real server in a thread that writes while
+# the test (or an API call) writes too; shared-cache SQLite answers such a collision
+# at once with "database table is locked" (its table locks ignore the busy
+# timeout), a file in WAL mode waits for the other writer as production does.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    import os
+    import tempfile
+
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"plugboard-test-{os.getpid()}.sqlite3")
+    }
