@@ -70,6 +70,14 @@ def _minutes(n: int) -> timedelta:
     return timedelta(minutes=n)
 
 
+def _error_codes(row: dict[str, Any]) -> str:
+    """A fault's error code and vendor code, as the alert's text names them."""
+    codes: str = row["error_code"] or "no error code"
+    if row["vendor_error_code"]:
+        codes += f", vendor code {row['vendor_error_code']}"
+    return codes
+
+
 def _connector_label(cpid: str, number: int) -> str:
     return f"{cpid} connector {number}"
 
@@ -106,9 +114,7 @@ def problems_connector_faulted(*, rules: Rules, now: datetime) -> Problems:
     )
     found = []
     for row in rows:
-        codes = row["error_code"] or "no error code"
-        if row["vendor_error_code"]:
-            codes += f", vendor code {row['vendor_error_code']}"
+        codes = _error_codes(row)
         label = _connector_label(row["charger__charge_point_id"], row["connector_id"])
         found.append(
             Problem(
@@ -177,9 +183,7 @@ def _chargers_faulted(*, rules: Rules, now: datetime) -> list[Problem]:
     )
     found = []
     for row in rows:
-        codes = row["error_code"] or "no error code"
-        if row["vendor_error_code"]:
-            codes += f", vendor code {row['vendor_error_code']}"
+        codes = _error_codes(row)
         found.append(
             Problem(
                 organization_id=row[CHARGER_ORG],
