@@ -2,7 +2,7 @@
 
 `alerts_evaluate` runs every minute (the `monitoring.alerts_evaluate` task): for
 each rule kind, in one transaction, it asks the kind's detector what is wrong now
-(selectors/alerts.py, a few queries for all organizations), then
+(selectors/alerts/, a few queries for all organizations), then
 
 - opens an alert for a problem that has lasted the rule's threshold (one open
   alert per problem: the database constraint says so, and the kind's enabled

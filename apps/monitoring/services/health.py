@@ -1,5 +1,5 @@
 """The charger health score (0–100) and the technician ranking, as pure functions
-(inputs are counted from the stored tables in apps/monitoring/selectors/health.py).
+(inputs are counted from the stored tables in apps/monitoring/selectors/health/).
 
 Measured inputs, over the scoring window:
 - faults: times a connector (or the whole charger) went into Faulted, from the

@@ -1,5 +1,5 @@
 """Uptime the way the US federal NEVI rule counts it, as pure functions over time
-intervals (the database reads are in apps/monitoring/selectors/health.py).
+intervals (the database reads are in apps/monitoring/selectors/health/).
 
 The rule (23 CFR 680.116(b), paraphrased): each charging port must average more
 than 97% uptime over a year, recomputed monthly over the previous twelve months.

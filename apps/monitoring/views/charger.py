@@ -32,7 +32,8 @@ from apps.chargers.exceptions import ChargerNoAnswer, ChargerOffline
 from apps.chargers.models import CommandLog
 from apps.monitoring import charts
 from apps.monitoring.filters import OcppMessageFilter, SessionFilter
-from apps.monitoring.selectors import dashboard as selectors
+from apps.monitoring.selectors import charger_page as selectors
+from apps.monitoring.selectors.dashboard import ChargerRow
 from apps.monitoring.selectors.health import charger_vitals
 from apps.monitoring.tables import OcppMessageTable, SessionTable
 from apps.monitoring.views.dashboard import poll_interval_ms
@@ -52,14 +53,14 @@ def command_timeout() -> float:
     return float(getattr(settings, "MONITORING_COMMAND_TIMEOUT", DEFAULT_COMMAND_TIMEOUT_S))
 
 
-def _charger_row(request: HttpRequest, charge_point_id: str) -> selectors.ChargerRow:
+def _charger_row(request: HttpRequest, charge_point_id: str) -> ChargerRow:
     try:
         return selectors.charger_for_page(user=request.user, charge_point_id=charge_point_id)
     except NotFound as exc:
         raise Http404(str(exc)) from None
 
 
-def _base_context(request: HttpRequest, row: selectors.ChargerRow, tab: str) -> dict[str, Any]:
+def _base_context(request: HttpRequest, row: ChargerRow, tab: str) -> dict[str, Any]:
     return {
         "nav": "dashboard",
         "row": row,
@@ -86,7 +87,7 @@ TRIGGER_MESSAGES = (
 class _ChargerForm(forms.Form):
     """A command form; knows the charger's connectors and active sessions."""
 
-    def __init__(self, *args: Any, row: selectors.ChargerRow, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, row: ChargerRow, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.row = row
         self.connector_choices = [
@@ -278,7 +279,7 @@ def answer_message(hand: Hand, outcome: commands.CommandResult | DomainError) ->
     return messages.ERROR, f"{hand.title}: {outcome}"
 
 
-def _hand_forms(row: selectors.ChargerRow) -> list[tuple[Hand, _ChargerForm]]:
+def _hand_forms(row: ChargerRow) -> list[tuple[Hand, _ChargerForm]]:
     forms_ = []
     for hand in HANDS.values():
         if not hand.on_overview:
@@ -336,7 +337,7 @@ def charger_command(request: HttpRequest, charge_point_id: str, hand: str) -> Ht
 # --- the tabs ---------------------------------------------------------------------------
 
 
-def _chart(row: selectors.ChargerRow, session_id: str | None) -> dict[str, Any]:
+def _chart(row: ChargerRow, session_id: str | None) -> dict[str, Any]:
     sessions, chosen = selectors.chart_sessions(
         charger=row.charger,
         session_id=int(session_id) if session_id and session_id.isdigit() else None,

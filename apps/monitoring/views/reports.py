@@ -4,6 +4,7 @@ property is a 404, as if it did not exist."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from django.contrib.auth.decorators import login_required
@@ -145,29 +146,46 @@ def report_detail(request: HttpRequest, property_id: int) -> HttpResponse:
     )
 
 
-@require_GET
-@login_required
-def report_pdf(request: HttpRequest, property_id: int) -> HttpResponse:
+def _report_download(
+    request: HttpRequest,
+    property_id: int,
+    *,
+    render_file: Callable[[reports.PropertyReport], bytes | str],
+    extension: str,
+    content_type: str,
+) -> HttpResponse:
+    """The property's report as an attachment: the PDF and CSV differ only in how
+    the file is rendered and named."""
     try:
         report = _report(request, property_id)
     except BadPeriod as exc:
         return HttpResponseBadRequest(str(exc))
-    response = HttpResponse(reports.report_pdf(report), content_type="application/pdf")
+    response = HttpResponse(render_file(report), content_type=content_type)
     response["Content-Disposition"] = (
-        f'attachment; filename="{reports.report_filename(report, "pdf")}"'
+        f'attachment; filename="{reports.report_filename(report, extension)}"'
     )
     return response
+
+
+@require_GET
+@login_required
+def report_pdf(request: HttpRequest, property_id: int) -> HttpResponse:
+    return _report_download(
+        request,
+        property_id,
+        render_file=reports.report_pdf,
+        extension="pdf",
+        content_type="application/pdf",
+    )
 
 
 @require_GET
 @login_required
 def report_csv(request: HttpRequest, property_id: int) -> HttpResponse:
-    try:
-        report = _report(request, property_id)
-    except BadPeriod as exc:
-        return HttpResponseBadRequest(str(exc))
-    response = HttpResponse(reports.report_csv(report), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{reports.report_filename(report, "csv")}"'
+    return _report_download(
+        request,
+        property_id,
+        render_file=reports.report_csv,
+        extension="csv",
+        content_type="text/csv; charset=utf-8",
     )
-    return response

@@ -6,7 +6,7 @@ problem. Needs PostgreSQL: SQLite runs one writer at a time anyway."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -20,11 +20,10 @@ from tests.monitoring.alerts.conftest import make_charger
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def test_concurrent_evaluations_open_one_alert_and_send_one_email(org_a, manager_a):
-    alert_rules_ensure_defaults(organization=org_a)
-    chargers = [make_charger(org_a, online=False, seen_ago=timedelta(minutes=30)) for _ in range(5)]
-    now = timezone.now()
-    start = threading.Barrier(4)
+def evaluate_at_once(*, now: datetime, rounds: int = 4) -> list[BaseException]:
+    """Run `rounds` alert evaluations in threads released together (each with its
+    own database connection); the errors they raised."""
+    start = threading.Barrier(rounds)
     errors: list[BaseException] = []
 
     def evaluate() -> None:
@@ -36,12 +35,19 @@ def test_concurrent_evaluations_open_one_alert_and_send_one_email(org_a, manager
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=evaluate) for _ in range(4)]
+    threads = [threading.Thread(target=evaluate) for _ in range(rounds)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
-    assert errors == []
+    return errors
+
+
+def test_concurrent_evaluations_open_one_alert_and_send_one_email(org_a, manager_a):
+    alert_rules_ensure_defaults(organization=org_a)
+    chargers = [make_charger(org_a, online=False, seen_ago=timedelta(minutes=30)) for _ in range(5)]
+    now = timezone.now()
+    assert evaluate_at_once(now=now) == []
     assert Alert.objects.filter(status=Alert.Status.OPEN).count() == len(chargers)
     assert Notification.objects.count() == 1
     assert len(mail.outbox) == 1
@@ -62,22 +68,5 @@ def test_concurrent_evaluations_send_one_remedy_per_due_alert(org_a, settings):
     assert RemedyAttempt.objects.count() == 1
     # Past the back-off, four rounds at once decide about the second attempt.
     later = timezone.now() + timedelta(minutes=11)
-    start = threading.Barrier(4)
-    errors: list[BaseException] = []
-
-    def evaluate() -> None:
-        try:
-            start.wait()
-            alerts_evaluate(now=later)
-        except BaseException as exc:  # noqa: BLE001 (reported by the test)
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=evaluate) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
+    assert evaluate_at_once(now=later) == []
     assert [a.attempt for a in RemedyAttempt.objects.order_by("pk")] == [1, 2]

@@ -14,7 +14,7 @@ from apps.chargers.models import ChargingSession, Connector, MeterSample
 from apps.chargers.selectors import POWER_IMPORT, STATE_OF_CHARGE
 from apps.chargers.services import ENERGY_REGISTER
 from apps.monitoring import charts
-from apps.monitoring.selectors.dashboard import session_series
+from apps.monitoring.selectors.charger_page import session_series
 from tests import factories
 
 SVG = "{http://www.w3.org/2000/svg}"

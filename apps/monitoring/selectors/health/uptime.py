@@ -1,31 +1,26 @@
-"""Reads for health reporting: status history, uptime per connector and property,
-health scores. The math is in apps/monitoring/services/{uptime,health}.py; this
-module gathers its inputs from the stored history in a fixed number of queries."""
+"""Uptime per connector, charger and property over a period, with the properties'
+uptime policies; the math is in apps/monitoring/services/uptime.py."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from apps.chargers.models import (
-    Charger,
-    ChargerEvent,
-    ChargingSession,
-    CommandLog,
-    Connector,
-    MeterSample,
-    StatusChange,
-)
+from apps.chargers.models import Charger, ChargerEvent, Connector, StatusChange
 from apps.monitoring.models import OutageExclusion, UptimePolicy
 from apps.monitoring.models.health import NEVI_EXCLUDED_CAUSES
-from apps.monitoring.services import health as scoring
+from apps.monitoring.selectors.health.history import (
+    charger_get_visible,
+    connector_status_before,
+    status_changes,
+)
 from apps.monitoring.services.uptime import (
     DOWN_STATUSES,
     Interval,
@@ -42,45 +37,6 @@ from apps.sites.models import Property
 
 if TYPE_CHECKING:
     from apps.sites.tenancy import AnyUser
-
-# --- status history -------------------------------------------------------------------
-
-
-def charger_get_visible(*, user: AnyUser, charge_point_id: str) -> Charger:
-    charger = (
-        Charger.objects.visible_to(user)
-        .select_related("zone__property")
-        .filter(charge_point_id=charge_point_id)
-        .first()
-    )
-    if charger is None:
-        raise NotFound(f"No charger {charge_point_id!r}.")
-    return charger
-
-
-def status_history(
-    *,
-    user: AnyUser,
-    charge_point_id: str,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    connector_id: int | None = None,
-    offset: int = 0,
-    limit: int = 100,
-) -> QuerySet[StatusChange]:
-    """A charger's StatusNotification history, newest first; connector_id 0 is the
-    whole charger."""
-    charger = charger_get_visible(user=user, charge_point_id=charge_point_id)
-    rows = StatusChange.objects.filter(charger=charger).select_related("connector")
-    if since is not None:
-        rows = rows.filter(reported_at__gte=since)
-    if until is not None:
-        rows = rows.filter(reported_at__lt=until)
-    if connector_id == 0:
-        rows = rows.filter(connector__isnull=True)
-    elif connector_id is not None:
-        rows = rows.filter(connector__connector_id=connector_id)
-    return rows.order_by("-reported_at", "-id")[offset : offset + limit]
 
 
 # --- policies ---------------------------------------------------------------------------
@@ -226,20 +182,10 @@ def uptime_for_chargers(
     ids = [c.pk for c in loaded]
     connectors = list(
         Connector.objects.filter(charger_id__in=ids)
-        .annotate(
-            status_before=Subquery(
-                StatusChange.objects.filter(connector=OuterRef("pk"), reported_at__lt=start)
-                .order_by("-reported_at", "-id")
-                .values("status")[:1]
-            )
-        )
+        .annotate(status_before=connector_status_before(start))
         .order_by("charger_id", "connector_id")
     )
-    statuses = list(
-        StatusChange.objects.filter(charger_id__in=ids, reported_at__gte=start, reported_at__lt=end)
-        .order_by("reported_at", "id")
-        .values_list("charger_id", "connector_id", "reported_at", "status")
-    )
+    statuses = list(status_changes(charger_ids=ids, start=start, end=end))
     connections = list(
         ChargerEvent.objects.filter(charger_id__in=ids, kind=ChargerEvent.Kind.CONNECTION)
         .annotate(at=Coalesce("reported_at", "received_at"))
@@ -477,273 +423,3 @@ def uptime_monthly(
         trailing=trailing,
         total=uptime_sum(u for _, u in trailing),
     )
-
-
-# --- health scores ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ChargerHealth:
-    charger_id: int
-    charge_point_id: str
-    charger_name: str
-    property_id: int
-    property_name: str
-    inputs: scoring.HealthInputs
-    score: scoring.HealthScore
-    stalled_reasons: tuple[str, ...] = ()
-
-    @property
-    def reasons(self) -> list[str]:
-        return self.score.reasons
-
-
-def health_for_chargers(
-    *, chargers: QuerySet[Charger], start: datetime, end: datetime, now: datetime
-) -> list[ChargerHealth]:
-    """Health of `chargers` over [start, end), ranked: who needs a technician first."""
-    loaded = list(chargers.select_related("zone__property").order_by("charge_point_id"))
-    ids = [c.pk for c in loaded]
-    initial = dict(
-        Connector.objects.filter(charger_id__in=ids)
-        .annotate(
-            before=Subquery(
-                StatusChange.objects.filter(connector=OuterRef("pk"), reported_at__lt=start)
-                .order_by("-reported_at", "-id")
-                .values("status")[:1]
-            )
-        )
-        .values_list("pk", "before")
-    )
-    statuses: dict[int, list[tuple[object, datetime, str]]] = defaultdict(list)
-    for charger_id, connector_pk, at, status in (
-        StatusChange.objects.filter(charger_id__in=ids, reported_at__gte=start, reported_at__lt=end)
-        .order_by("reported_at", "id")
-        .values_list("charger_id", "connector_id", "reported_at", "status")
-    ):
-        statuses[charger_id].append((connector_pk, at, status))
-    faulted_now = set(
-        Connector.objects.filter(charger_id__in=ids, status=Connector.Status.FAULTED).values_list(
-            "charger_id", flat=True
-        )
-    )
-    sessions: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in (
-        ChargingSession.objects.filter(charger_id__in=ids)
-        .filter(
-            # Started in the window, or still running from before it.
-            Q(started_at__gte=start, started_at__lt=end)
-            | Q(state=ChargingSession.State.ACTIVE, started_at__lt=start)
-        )
-        .order_by("started_at", "pk")
-        .values(
-            "pk", "charger_id", "connector_id", "started_at", "stopped_at", "state", "energy_wh"
-        )
-    ):
-        sessions[row["charger_id"]].append(dict(row))
-    session_ids = [row["pk"] for rows in sessions.values() for row in rows]
-    last_sample = dict(
-        MeterSample.objects.filter(session_id__in=session_ids)
-        .values("session_id")
-        .annotate(last=Max("sampled_at"))
-        .order_by("session_id")
-        .values_list("session_id", "last")
-    )
-    disconnects: dict[int, int] = defaultdict(int)
-    for charger_id, summary, payload in (
-        ChargerEvent.objects.filter(charger_id__in=ids, kind=ChargerEvent.Kind.CONNECTION)
-        .annotate(at=Coalesce("reported_at", "received_at"))
-        .filter(at__gte=start, at__lt=end)
-        .order_by("at", "id")
-        .values_list("charger_id", "summary", "payload")
-    ):
-        if connection_state(summary, payload) is False:
-            disconnects[charger_id] += 1
-    remote: dict[int, list[tuple[datetime, str, str]]] = defaultdict(list)
-    for charger_id, created_at, outcome, answer in (
-        CommandLog.objects.filter(
-            charger_id__in=ids, command="remote-start", created_at__gte=start, created_at__lt=end
-        )
-        .order_by("created_at", "id")
-        .values_list("charger_id", "created_at", "outcome", "status")
-    ):
-        remote[charger_id].append((created_at, outcome, answer))
-
-    connector_initial: dict[object, str] = {k: v for k, v in initial.items() if v}
-    result = []
-    for charger in loaded:
-        rows = statuses[charger.pk]
-        charger_sessions = sessions[charger.pk]
-        in_window = [s for s in charger_sessions if s["started_at"] >= start]
-        plug_attempts, plug_failures = scoring.start_outcomes(
-            status_rows=[r for r in rows if r[0] is not None],
-            sessions=[
-                (s["connector_id"], s["started_at"], s["stopped_at"]) for s in charger_sessions
-            ],
-            now=min(now, end),
-            initial=connector_initial,
-        )
-        remote_attempts, remote_failures = scoring.remote_start_outcomes(
-            commands=remote[charger.pk],
-            session_starts=[s["started_at"] for s in in_window],
-            now=min(now, end),
-        )
-        stalled = [
-            reason
-            for s in charger_sessions
-            if (
-                reason := scoring.session_stall_reason(
-                    active=s["state"] == ChargingSession.State.ACTIVE,
-                    started_at=s["started_at"],
-                    energy_wh=s["energy_wh"],
-                    last_sample_at=last_sample.get(s["pk"]),
-                    now=now,
-                )
-            )
-        ]
-        inputs = scoring.HealthInputs(
-            faults=scoring.fault_count(rows, initial={None: "", **connector_initial}),
-            start_attempts=plug_attempts + remote_attempts,
-            start_failures=plug_failures + remote_failures,
-            disconnects=disconnects[charger.pk],
-            stalled_sessions=len(stalled),
-            offline_now=not charger.online,
-            faulted_now=charger.pk in faulted_now,
-        )
-        result.append(
-            ChargerHealth(
-                charger_id=charger.pk,
-                charge_point_id=charger.charge_point_id,
-                charger_name=charger.name,
-                property_id=charger.zone.property_id,
-                property_name=charger.zone.property.name,
-                inputs=inputs,
-                score=scoring.health_score(inputs),
-                stalled_reasons=tuple(stalled),
-            )
-        )
-    result.sort(key=lambda h: scoring.health_rank_key(h.score, h.inputs, h.charge_point_id))
-    return result
-
-
-def health_scores(
-    *,
-    user: AnyUser,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    property_id: int | None = None,
-) -> list[ChargerHealth]:
-    """Health of the chargers the user may see (of one property), worst first."""
-    chargers = Charger.objects.visible_to(user)
-    if property_id is not None:
-        if not Property.objects.visible_to(user).filter(pk=property_id).exists():
-            raise NotFound(f"No property {property_id}.")
-        chargers = chargers.filter(zone__property_id=property_id)
-    return health_for_chargers(chargers=chargers, start=start, end=end, now=now)
-
-
-# --- one charger at a glance ----------------------------------------------------------
-
-VITALS_UPTIME_DAYS = 30
-VITALS_HEALTH_DAYS = 7
-
-
-@dataclass(frozen=True)
-class ChargerVitals:
-    """A charger's uptime over the last month and its health over the last week,
-    as the charger page shows them (the same figures as the reports and ranking)."""
-
-    uptime_days: int
-    health_days: int
-    uptime: Uptime
-    target_percent: float
-    health: ChargerHealth | None
-    # When the uptime's period began: the window's start, or the charger's
-    # registration if that is later (a new charger is measured from then).
-    measured_since: datetime
-    window_start: datetime
-
-    @property
-    def measured_part(self) -> bool:
-        return self.measured_since > self.window_start
-
-    @property
-    def meets_target(self) -> bool:
-        return self.uptime.nevi_percent > self.target_percent
-
-
-def charger_vitals(*, charger: Charger, now: datetime) -> ChargerVitals:
-    """Uptime (NEVI and plain, all ports together) and health of one charger the
-    caller already may see, in a fixed number of queries."""
-    only = Charger.objects.filter(pk=charger.pk)
-    window_start = now - timedelta(days=VITALS_UPTIME_DAYS)
-    uptime = uptime_for_chargers(chargers=only, start=window_start, end=now, now=now)
-    health = health_for_chargers(
-        chargers=only, start=now - timedelta(days=VITALS_HEALTH_DAYS), end=now, now=now
-    )
-    policy = uptime.policies.get(charger.zone.property_id, DEFAULT_POLICY)
-    return ChargerVitals(
-        uptime_days=VITALS_UPTIME_DAYS,
-        health_days=VITALS_HEALTH_DAYS,
-        uptime=uptime.total,
-        target_percent=policy.target_percent,
-        health=health[0] if health else None,
-        measured_since=min((row.start for row in uptime.connectors), default=window_start),
-        window_start=window_start,
-    )
-
-
-# --- the report index: each property at a glance -------------------------------------
-
-GLANCE_DAYS = 7
-# A charger scoring under this needs a technician (the health page's "need attention").
-ATTENTION_BELOW = 70
-
-
-@dataclass(frozen=True)
-class PropertyGlance:
-    prop: Property
-    chargers: int
-    uptime: Uptime | None  # None: no port in service over the window
-    target_percent: float
-    needs_attention: int
-
-    @property
-    def meets_target(self) -> bool:
-        return self.uptime is not None and self.uptime.nevi_percent > self.target_percent
-
-
-def properties_at_a_glance(*, user: AnyUser, now: datetime) -> list[PropertyGlance]:
-    """The user's properties by organization and name, each with its ports' NEVI
-    uptime and how many chargers need attention over the last GLANCE_DAYS days; a
-    fixed number of queries, however many properties."""
-    properties = list(
-        Property.objects.visible_to(user)
-        .select_related("organization")
-        .annotate(charger_count=Count("zones__chargers", distinct=True))
-        .order_by("organization__name", "name", "pk")
-    )
-    chargers = Charger.objects.visible_to(user)
-    start = now - timedelta(days=GLANCE_DAYS)
-    uptime = uptime_for_chargers(chargers=chargers, start=start, end=now, now=now)
-    by_property = {pk: parts for pk, _, parts in uptime.by_property()}
-    attention: dict[int, int] = defaultdict(int)
-    for health in health_for_chargers(chargers=chargers, start=start, end=now, now=now):
-        if health.score.score < ATTENTION_BELOW:
-            attention[health.property_id] += 1
-    policies = policies_for(properties)
-    return [
-        PropertyGlance(
-            prop=prop,
-            chargers=prop.charger_count,  # type: ignore[attr-defined]
-            uptime=(
-                by_property[prop.pk]
-                if prop.pk in by_property and by_property[prop.pk].period_minutes
-                else None
-            ),
-            target_percent=policies[prop.pk].target_percent,
-            needs_attention=attention[prop.pk],
-        )
-        for prop in properties
-    ]
