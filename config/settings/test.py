@@ -29,3 +29,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": os.path.join(tempfile.gettempdir(), f"plugboard-test-{os.getpid()}.sqlite3")
     }
+
+# No Celery worker runs under the tests: tasks queued on commit (alert emails,
+# remedies) run in the test's process, with or without REDIS_URL. The cross-process
+# tests start their own processes.
+CELERY_TASK_ALWAYS_EAGER = True
