@@ -159,6 +159,7 @@ def session_chart(
     parts.append("</svg>")
     # Every interpolated value above is a number we formatted or text run through
     # escape(): the markup is safe.
+    # Every text in the SVG went through escape() above; the rest are numbers we format.
     return mark_safe("".join(parts))  # noqa: S308
 
 

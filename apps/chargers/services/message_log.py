@@ -64,7 +64,9 @@ def _copy(frames: Sequence[LoggedFrame]) -> None:
     table = connection.ops.quote_name(OcppMessage._meta.db_table)
     columns = ", ".join(_COLUMNS)
     with connection.cursor() as cursor:
-        raw = cursor.cursor  # psycopg's own cursor, for COPY
+        # psycopg's own cursor, for COPY. Django types it as any DB-API cursor, which
+        # has no copy(): hence the ignore; this path runs only on PostgreSQL.
+        raw = cursor.cursor
         with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # type: ignore[union-attr]
             for f in frames:
                 copy.write_row(tuple(getattr(f, name) for name in _COLUMNS))
