@@ -382,3 +382,20 @@ def test_daily_report_has_an_hour_per_bar_even_when_clocks_change(june) -> None:
     assert len(report.buckets) == 25
     assert [b.label for b in report.buckets[:3]] == ["00:00", "01:00", "01:00"]
     assert report.uptime.period_minutes == 2 * 25 * 60
+
+
+def test_period_before_the_chargers_were_in_service_says_so(week) -> None:
+    """Nothing was measured before the chargers were registered: the email, the PDF
+    and the CSV say "not in service" instead of boasting 100 %."""
+    period = reports.report_period(frequency="weekly", tz=UTC_ZONE, day=date(2026, 1, 7))
+    report = reports.report_build(property=week.property, period=period, now=at(22, 7))
+    assert report.uptime.period_minutes == 0
+    text = reports.report_text(report)
+    assert "Uptime:        not in service in this period" in text
+    assert "MAPLE-1: not in service," in text
+    html = reports.report_html(report)
+    assert 'data-figure="nevi">—' in html and "not in service in this period" in html
+    pdf = _pdf_text(reports.report_pdf(report))
+    assert b"not in service" in pdf
+    for rendering in (text, html, pdf.decode("latin-1"), reports.report_csv(report)):
+        assert "100.00" not in rendering

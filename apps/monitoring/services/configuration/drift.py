@@ -42,16 +42,6 @@ def _same_value(expected: str, reported: Any) -> bool:
     return a.replace(" ", "") == b.replace(" ", "")
 
 
-def _latest_reading(charger: Charger) -> ChargerConfiguration | None:
-    return (
-        ChargerConfiguration.objects.filter(
-            charger=charger, status=ChargerConfiguration.Status.COMPLETE
-        )
-        .order_by("-requested_at", "-pk")
-        .first()
-    )
-
-
 @transaction.atomic
 def charger_configuration_drift_evaluate(
     *, charger: Charger, now: datetime

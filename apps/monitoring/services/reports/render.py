@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from django.template.loader import render_to_string
 
 from apps.monitoring.services.reports.build import Frequency, PropertyReport
+from apps.monitoring.services.uptime import Uptime
 
 
 def report_html(report: PropertyReport, *, standalone: bool = True) -> str:
@@ -54,8 +55,8 @@ def report_csv(report: PropertyReport) -> str:
             [
                 line.charge_point_id,
                 line.name,
-                f"{line.uptime.nevi_percent:.3f}",
-                f"{line.uptime.plain_percent:.3f}",
+                _csv_percent(line.uptime, "nevi_percent"),
+                _csv_percent(line.uptime, "plain_percent"),
                 f"{line.uptime.outage_minutes:.1f}",
                 f"{line.uptime.excluded_minutes:.1f}",
                 line.faults,
@@ -81,8 +82,8 @@ def report_csv(report: PropertyReport) -> str:
                 bucket.label,
                 bucket.sessions,
                 f"{bucket.energy_wh / 1000:.3f}",
-                f"{bucket.uptime.nevi_percent:.3f}",
-                f"{bucket.uptime.plain_percent:.3f}",
+                _csv_percent(bucket.uptime, "nevi_percent"),
+                _csv_percent(bucket.uptime, "plain_percent"),
             ]
         )
     writer.writerow([])
@@ -112,10 +113,26 @@ def report_csv(report: PropertyReport) -> str:
     return out.getvalue()
 
 
+NOT_IN_SERVICE = "not in service"
+
+
+def _percent(uptime: Uptime, figure: str, digits: int = 2, suffix: str = "%") -> str:
+    """An uptime figure for people: nothing in service in the period is said so, not
+    shown as 100 %."""
+    if not uptime.period_minutes:
+        return NOT_IN_SERVICE
+    return f"{getattr(uptime, figure):.{digits}f}{suffix}"
+
+
+def _csv_percent(uptime: Uptime, figure: str) -> str:
+    """A figure for spreadsheets: empty when nothing was in service."""
+    return f"{getattr(uptime, figure):.3f}" if uptime.period_minutes else ""
+
+
 def _summary_rows(report: PropertyReport) -> list[tuple[str, str]]:
     return [
-        ("NEVI uptime", f"{report.uptime.nevi_percent:.2f}%"),
-        ("Plain uptime", f"{report.uptime.plain_percent:.2f}%"),
+        ("NEVI uptime", _percent(report.uptime, "nevi_percent")),
+        ("Plain uptime", _percent(report.uptime, "plain_percent")),
         ("Outage minutes", f"{report.uptime.outage_minutes:.0f}"),
         ("Excluded minutes", f"{report.uptime.excluded_minutes:.0f}"),
         ("Faults", str(report.faults)),
@@ -190,7 +207,7 @@ def report_pdf(report: PropertyReport) -> bytes:
     per_bucket: list[list[object]] = [
         ["Day", *(b.label for b in report.buckets)],
         ["Sessions", *(b.sessions for b in report.buckets)],
-        ["NEVI %", *(f"{b.uptime.nevi_percent:.1f}" for b in report.buckets)],
+        ["NEVI %", *(_percent(b.uptime, "nevi_percent", 1, "") for b in report.buckets)],
     ]
     if report.period.frequency != Frequency.DAILY:  # 24 hour columns do not fit a page
         story.append(Table(per_bucket, style=grid))
@@ -201,8 +218,8 @@ def report_pdf(report: PropertyReport) -> bytes:
     rows += [
         [
             line.charge_point_id,
-            f"{line.uptime.nevi_percent:.2f}",
-            f"{line.uptime.plain_percent:.2f}",
+            _percent(line.uptime, "nevi_percent", suffix=""),
+            _percent(line.uptime, "plain_percent", suffix=""),
             f"{line.uptime.outage_minutes:.0f}",
             line.faults,
             line.sessions,
