@@ -109,6 +109,7 @@ def health_for_chargers(
         remote[charger_id].append((created_at, outcome, answer))
 
     connector_initial: dict[object, str] = {k: v for k, v in initial.items() if v}
+    reaches_now = end >= now
     result = []
     for charger in loaded:
         rows = statuses[charger.pk]
@@ -146,8 +147,10 @@ def health_for_chargers(
             start_failures=plug_failures + remote_failures,
             disconnects=disconnects[charger.pk],
             stalled_sessions=len(stalled),
-            offline_now=not charger.online,
-            faulted_now=charger.pk in faulted_now,
+            # "Now" only counts for a window that reaches the present: a past
+            # period's report is not marked down for today's state.
+            offline_now=reaches_now and not charger.online,
+            faulted_now=reaches_now and charger.pk in faulted_now,
         )
         result.append(
             ChargerHealth(
