@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import math
 import multiprocessing as mp
@@ -140,19 +141,51 @@ def proc_rss_kib(pid: int) -> int:
     return 0
 
 
-def comm_cpu_s(names: list[str]) -> dict[str, float]:
-    """CPU seconds per command name (e.g. postgres, redis-server), over all its processes."""
+def comm_cpu_s(names: list[str], database: str | None = None) -> dict[str, float]:
+    """CPU seconds per command name (e.g. postgres, redis-server), over all its processes.
+    With a database name, PostgreSQL backends (and autovacuum workers) of other
+    databases are left out: on a shared machine they are the neighbours' load."""
     totals = dict.fromkeys(names, 0.0)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             comm = (entry / "comm").read_text().strip()
-            if comm in totals:
-                totals[comm] += proc_cpu_s(int(entry.name))
+            if comm not in totals:
+                continue
+            if comm == "postgres" and database and not ours(entry, database):
+                continue
+            totals[comm] += proc_cpu_s(int(entry.name))
         except OSError:  # the process ended meanwhile
             continue
     return totals
+
+
+def ours(entry: Path, database: str) -> bool:
+    """A PostgreSQL process working for this database, or for all (postmaster, WAL
+    writer, checkpointer...). Backends are titled
+    "postgres: [CLUSTER:] USER DATABASE HOST(PORT) STATE"."""
+    title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    if not title.startswith("postgres: "):
+        return True  # the postmaster
+    words = title.split()[1:]
+    if words and words[0].endswith(":"):  # the cluster name, e.g. "15/main:"
+        words = words[1:]
+    if words[:2] == ["autovacuum", "worker"]:
+        return words[2:3] == [database]
+    if len(words) >= 3 and ("(" in words[2] or words[2] == "[local]"):
+        return words[1] == database  # a client backend: postgres: user db host(port) state
+    return True
+
+
+def server_database(pids: list[int]) -> str | None:
+    """The database name in the first server process's DATABASE_URL, if it can be read."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                if item.startswith(b"DATABASE_URL="):
+                    return urlparse(item.decode()[len("DATABASE_URL=") :]).path.strip("/") or None
+    return None
 
 
 def machine_busy_s() -> tuple[float, float]:
@@ -256,6 +289,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     ids = [(i, f"{args.prefix}{i + 1:05d}") for i in range(args.count)]
     servers = args.server_pid or []
     rss0 = pids_rss_kib(servers)
+    database = None if args.all_databases else server_database(servers)
     print(f"load average before the run: {Path('/proc/loadavg').read_text().split()[:3]}")
     retry = (
         "no reconnects"
@@ -302,12 +336,12 @@ def cmd_run(args: argparse.Namespace) -> None:
     rss1 = pids_rss_kib(servers)
     held_at_start = sum(held)
     busy0, _ = machine_busy_s()
-    others0 = comm_cpu_s(args.watch)
+    others0 = comm_cpu_s(args.watch, database)
     time.sleep(max(0.0, window_end - time.time()))
     cpu1 = pids_cpu_s(servers)
     client1 = pids_cpu_s(clients)
     busy1, _ = machine_busy_s()
-    others1 = comm_cpu_s(args.watch)
+    others1 = comm_cpu_s(args.watch, database)
     held_at_end = sum(held)
 
     stats = Stats()
@@ -374,8 +408,9 @@ def cmd_run(args: argparse.Namespace) -> None:
     for name in args.watch:
         used = others1[name] - others0[name]
         watched += used
+        mine = f" (database {database} only)" if name == "postgres" and database else ""
         print(
-            f"{name + ' CPU':<22} {used / window_s:.2f} cores"
+            f"{name + ' CPU':<22} {used / window_s:.2f} cores{mine}"
             f" ({used * 1000 / max(completed, 1):.2f} ms per answered call)"
         )
     client_used = client1 - client0
@@ -557,6 +592,12 @@ def main(argv: list[str] | None = None) -> None:
         nargs="*",
         default=["postgres", "redis-server"],
         help="Also report the CPU of every process with these names.",
+    )
+    run.add_argument(
+        "--all-databases",
+        action="store_true",
+        help="Count every PostgreSQL backend; by default only those of the database in"
+        " the --server-pid's DATABASE_URL (and the shared background processes).",
     )
     run.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
