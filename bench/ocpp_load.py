@@ -69,6 +69,7 @@ from ocpp_load_client import (  # noqa: E402
     Plan,
     Stats,
     bench_tag,
+    watchdog,
 )
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -99,7 +100,9 @@ def worker(ids: list[tuple[int, str]], plan: Plan, seed: int, out: Any) -> None:
 
     async def main() -> None:
         chargers = [Charger(cp, i, plan, stats, random.Random(rng.random())) for i, cp in ids]  # noqa: S311
+        dog = asyncio.create_task(watchdog(chargers))
         await asyncio.gather(*(c.run() for c in chargers))
+        dog.cancel()
 
     try:
         asyncio.run(main())
@@ -506,9 +509,9 @@ def report_connections(
     step = max(1.0, args.timeline)
     points = [
         f"t={k * step:.0f}s held={held_at(curve, t0 + k * step)}"
-        for k in range(int((window_start - t0) // step) + 1)
+        for k in range(int((window_end - t0) // step) + 1)
     ]
-    points.append(f"window end t={window_end - t0:.0f}s held={held_at(curve, window_end)}")
+    points.append(f"window t={window_start - t0:.0f}..{window_end - t0:.0f}s")
     print(
         "timeline               "
         + ("\n" + " " * 23).join("  ".join(points[i : i + 6]) for i in range(0, len(points), 6))

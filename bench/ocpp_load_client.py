@@ -17,9 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import websockets
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.protocol import State
+from ocpp_load_ws import HandshakeRefused, open_socket
 
 RESPONSE_TIMEOUT_S = 30.0
 OPEN_TIMEOUT_S = 60.0
@@ -211,18 +209,6 @@ class Lost(ConnectionError):
     """The server closed the connection while the charger was waiting."""
 
 
-class ChargerConnection(ClientConnection):
-    """Wakes its charger as soon as the TCP connection is gone, as a real charger
-    notices a server restart, instead of at its next send."""
-
-    charger: Charger | None = None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        super().connection_lost(exc)
-        if self.charger is not None:
-            self.charger.wake()
-
-
 class Charger:
     def __init__(self, cp_id: str, index: int, plan: Plan, stats: Stats, rng: random.Random):
         self.cp_id, self.index, self.plan, self.stats, self.rng = cp_id, index, plan, stats, rng
@@ -235,6 +221,7 @@ class Charger:
         self.mv_template = ""
         self.sleeper: asyncio.Future[None] | None = None
         self.attempts = 0
+        self.waiting_since = 0.0  # when the unanswered call was sent, 0 if none
         self.first_held = math.nan  # seconds from its ramp slot to its first boot
 
     # --------------------------------------------------------------- timing
@@ -255,8 +242,8 @@ class Charger:
         finally:
             handle.cancel()
             self.sleeper = None
-        if self.ws is not None and self.ws.state in (State.CLOSING, State.CLOSED):
-            raise Lost
+        if self.ws is not None and self.ws.closed:
+            raise Lost("connection lost")
 
     async def pause_until(self, target: float) -> None:
         """Sleep until target or the end of the window, whichever comes first."""
@@ -270,21 +257,22 @@ class Charger:
         A plain CALLRESULT for our id is recognised without parsing it."""
         plan = self.plan
         sent = time.time()
-        await self.ws.send(text)
+        self.ws.send(text)
         expected = f'[3,"{message_id}",'
-        async with asyncio.timeout(RESPONSE_TIMEOUT_S):
-            while True:
-                raw = await self.ws.recv()
-                if raw.startswith(expected):
-                    message: Any = None
-                    break
-                message = json.loads(raw)
-                if message[0] == 2:  # a command from the server: not part of this benchmark
-                    reply = [4, message[1], "NotImplemented", "benchmark client", {}]
-                    await self.ws.send(json.dumps(reply))
-                    continue
-                if message[1] == message_id:
-                    break
+        self.waiting_since = sent  # the watchdog ends calls unanswered too long
+        while True:
+            raw = await self.ws.recv()
+            if raw.startswith(expected):
+                message: Any = None
+                break
+            message = json.loads(raw)
+            if message[0] == 2:  # a command from the server: not part of this benchmark
+                reply = [4, message[1], "NotImplemented", "benchmark client", {}]
+                self.ws.send(json.dumps(reply))
+                continue
+            if message[1] == message_id:
+                break
+        self.waiting_since = 0.0
         done = time.time()
         start, end = plan.bounds()
         if start <= sent and done <= end:
@@ -480,43 +468,39 @@ class Charger:
         held = False
         self.ws = None
         try:
-            async with connect(
+            self.ws = ws = await open_socket(
                 f"{plan.urls[self.index % len(plan.urls)]}/ocpp/{self.cp_id}",
-                subprotocols=[plan.subprotocol],  # type: ignore[list-item]
-                additional_headers=headers,
-                proxy=None,
-                compression=None,
-                ping_interval=plan.ping_interval_s,
-                open_timeout=OPEN_TIMEOUT_S,
-                close_timeout=5,
-                max_size=65536,
-                max_queue=4,
-                create_connection=ChargerConnection,
-            ) as ws:
-                ws.charger = self  # type: ignore[attr-defined]
-                self.ws = ws
-                await self.boot()
-                held = True
-                now = time.time()
-                if self.first_held != self.first_held:
-                    self.first_held = now
-                self.stats.connect_ms.append((now - started) * 1000)
-                self.stats.connected += 1
-                self.mark_held(now, +1)
-                await self.status("Available")
-                if plan.transactions:
-                    await self.status("Charging")
-                    await self.start()
-                self.build_meter_template()
-                await self.steady()
-                # Stops come after the window, so they do not count as steady load.
-                await self.pause(plan.bounds()[1] - time.time())
-                await self.stop()
-                return "done"
-        except (OSError, TimeoutError, websockets.WebSocketException) as exc:
+                plan.subprotocol,
+                headers,
+                OPEN_TIMEOUT_S,
+                on_lost=self.wake,  # a lost connection wakes the charger at once
+            )
+            if plan.ping_interval_s:
+                ws.start_pings(plan.ping_interval_s)
+            await self.boot()
+            held = True
+            now = time.time()
+            if self.first_held != self.first_held:
+                self.first_held = now
+            self.stats.connect_ms.append((now - started) * 1000)
+            self.stats.connected += 1
+            self.mark_held(now, +1)
+            await self.status("Available")
+            if plan.transactions:
+                await self.status("Charging")
+                await self.start()
+            self.build_meter_template()
+            await self.steady()
+            # Stops come after the window, so they do not count as steady load.
+            await self.pause(plan.bounds()[1] - time.time())
+            await self.stop()
+            return "done"
+        except (OSError, TimeoutError) as exc:
             self.failure(exc, held, time.time() - started)
             return "dropped" if held else "failed"
         finally:
+            if self.ws is not None:
+                self.ws.close()
             self.ws = None
             if held:
                 self.mark_held(time.time(), -1)
@@ -533,14 +517,14 @@ class Charger:
             stats.dropped += 1
         else:
             stats.connect_failed += 1
-            if isinstance(exc, websockets.InvalidStatus):
-                status = exc.response.status_code
+            if isinstance(exc, HandshakeRefused):
+                status = exc.status
                 stats.refusals[status] = stats.refusals.get(status, 0) + 1
                 stats.late_refusals += elapsed >= HANDSHAKE_TIMEOUT_HINT_S
             elif isinstance(exc, TimeoutError) and self.ws is None:
                 stats.handshake_timeouts += 1
         if isinstance(exc, TimeoutError) and self.ws is not None:
-            stats.timeouts += 1  # a call unanswered in RESPONSE_TIMEOUT_S
+            stats.timeouts += 1  # a call unanswered in RESPONSE_TIMEOUT_S (see watchdog)
         stats.error(type(exc).__name__)
 
     async def steady(self) -> None:
@@ -576,3 +560,16 @@ class Charger:
                 missed = int((now - next_hb) // plan.heartbeat_s) + 1
                 self.stats.missed_slots += missed
                 next_hb += missed * plan.heartbeat_s
+
+
+async def watchdog(chargers: list[Charger]) -> None:
+    """Once a second, end the connection of any charger whose call has waited more than
+    RESPONSE_TIMEOUT_S (it reconnects). One scan instead of a timer per call: a timer
+    per call cost more than the rest of the call's client-side work."""
+    while True:
+        await asyncio.sleep(1.0)
+        limit = time.time() - RESPONSE_TIMEOUT_S
+        for charger in chargers:
+            if 0 < charger.waiting_since < limit and charger.ws is not None:
+                charger.waiting_since = 0.0
+                charger.ws.fail(TimeoutError("no answer in time"))
