@@ -497,10 +497,16 @@ def report_connections(
         f"  p99 {percentile(firsts, 99):.1f} s  max {max(firsts, default=math.nan):.1f} s"
     )
     curve = held_curve(stats)
-    full = next((t for t, n in curve if n >= args.count), None)
-    if full is not None:
+    # Every moment the count (re)reached N: the first, then after each reconnect storm.
+    full = [
+        t
+        for (t, n), (_, before) in zip(curve, [(t0, 0), *curve], strict=False)
+        if n >= args.count > before
+    ]
+    if full:
+        again = ", again at " + ", ".join(f"t={t - t0:.1f}s" for t in full[1:]) if full[1:] else ""
         print(
-            f"{'all held':<22} all {args.count} first at t={full - t0:.1f}s"
+            f"{'all held':<22} all {args.count} first at t={full[0] - t0:.1f}s{again}"
             f" (ramp+settle ends t={ramp_end - t0:.0f}s)"
         )
     else:
