@@ -3,7 +3,8 @@
 Kept apart from the command so that each file reads on its own. The charger is
 deliberately thin: frames built by hand (the frequent ones from templates made once
 per connection), answers matched by their message id without parsing when possible,
-one timer per charger while it sleeps, no websocket pings unless asked for.
+one timer per charger while it sleeps and a watchdog per process for unanswered
+calls, the connection itself in bench/ocpp_load_ws.py.
 """
 
 from __future__ import annotations
