@@ -348,7 +348,6 @@ def cmd_run(args: argparse.Namespace) -> None:
     client1 = pids_cpu_s(clients)
     busy1, _ = machine_busy_s()
     others1 = comm_cpu_s(args.watch, database)
-    held_at_end = sum(held)
 
     stats = Stats()
     # Workers end when their chargers have stopped their transactions; bounded.
@@ -380,7 +379,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         f"held                   {held_after_settle} after ramp+settle, {held_at_start} at the"
         f" window's start ({window_start - ramp_end:.1f} s later"
         + (f", --wait-all {args.wait_all:g}" if args.wait_all else "")
-        + f"), {held_at_end} at its end"
+        + f"), {held_at(held_curve(stats), window_end)} at its end"
     )
     print(
         f"connect+boot ms        p50 {percentile(stats.connect_ms, 50):.1f}  "

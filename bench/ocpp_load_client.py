@@ -206,7 +206,7 @@ class Plan:
         return end if end < math.inf else max(self.earliest_end, now + 1.0)
 
 
-class Lost(ConnectionError):
+class ConnectionLost(ConnectionError):
     """The server closed the connection while the charger was waiting."""
 
 
@@ -244,7 +244,7 @@ class Charger:
             handle.cancel()
             self.sleeper = None
         if self.ws is not None and self.ws.closed:
-            raise Lost("connection lost")
+            raise ConnectionLost("connection lost")
 
     async def pause_until(self, target: float) -> None:
         """Sleep until target or the end of the window, whichever comes first."""
