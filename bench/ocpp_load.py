@@ -16,11 +16,36 @@ docs/benchmarks.md for the recorded numbers and bench/README.md for the steps.
 Each charger boots, reports its connector, starts a transaction, then sends
 Heartbeat and MeterValues (2.0.1: TransactionEvent Updated with meter values) at
 the given intervals, each charger at its own random phase so the load is even;
-at the end it stops its transaction. The client is deliberately thin (frames
-built by hand on a bare `websockets` connection, no `ocpp` ChargePoint, no schema
-validation) so that it costs the 2-core machine little; `--processes` spreads it
-over several processes. Only loopback servers are accepted, every loop is
-bounded in count and time.
+at the end it stops its transaction.
+
+Like a real fleet, a charger whose handshake fails (refused, e.g. HTTP 403 from a
+server shedding load or from daphne's own 5 s handshake timeout; connection
+refused while the server restarts; no answer) or whose connection drops tries
+again after --retry-min + random(0..--retry-random) seconds, the minimum doubling
+after each failure up to --retry-max (OCPP 2.0.1 RetryBackOffWaitMinimum,
+RetryBackOffRandomRange, RetryBackOffRepeatTimes), then boots again and resumes
+its schedule. --no-retry restores the old behaviour (one attempt; a failure
+stays failed). The measurement window starts after the ramp and --settle, and
+with --wait-all S after up to S more seconds waiting for every charger to be held.
+
+Printed: connections held (ever, at the end of ramp+settle, at the end of the
+window, when the count first reached N, a timeline every --timeline seconds),
+handshake attempts, refusals by HTTP status and timeouts, messages per second
+and round trip p50/p95/p99 inside the window, CPU of the machine, of the server
+(--server-pid), of PostgreSQL and Redis (--watch) and of this client, the
+server+database CPU per answered call with what a dedicated 2-core server would
+answer at that cost, and the server's memory per connection.
+
+The client is deliberately thin so that it costs the 2-core machine little (its
+CPU in the window is printed; ~230 µs per call at 1,000 calls/s and ~150 µs at
+2,000/s on this VM, against ~370 µs before): its own minimal websocket protocol
+(bench/ocpp_load_ws.py) instead of the `websockets` client, MeterValues frames
+rendered from a per-connection template, answers matched by id without parsing,
+timestamps formatted once per second, one timer per sleeping charger and one
+watchdog per process instead of a timer per call, no client keepalive pings
+(daphne pings every 20 s and the client answers; --ping-interval adds the
+client's own). `--processes` spreads it over several processes. Only loopback
+servers are accepted, every loop is bounded in count and time.
 """
 
 from __future__ import annotations
@@ -28,107 +53,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
+import dataclasses
+import math
 import multiprocessing as mp
 import os
 import random
 import resource
 import sys
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or imported
+from ocpp_load_client import (  # noqa: E402
+    RESPONSE_TIMEOUT_S,
+    Charger,
+    Plan,
+    Stats,
+    bench_tag,
+    watchdog,
+)
+
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 MAX_COUNT = 20_000
 MAX_DURATION_S = 600
-RESPONSE_TIMEOUT_S = 30.0
-
-
-def bench_tag(number: int) -> str:
-    """Charger n's drivers' tag: one per charger, so no tag is in two sessions at once."""
-    return f"BENCHTAG{number:05d}"
-
-
-# --------------------------------------------------------------------- frames
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def frame(message_id: str, action: str, payload: dict[str, Any]) -> str:
-    return json.dumps([2, message_id, action, payload], separators=(",", ":"))
-
-
-def sampled_16(register_wh: int, samples: int, context: str) -> list[dict[str, Any]]:
-    values = [
-        {"value": str(register_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-        {"value": "7360", "measurand": "Power.Active.Import", "unit": "W"},
-        {"value": "32.0", "measurand": "Current.Import", "unit": "A", "phase": "L1"},
-        {"value": "56.5", "measurand": "SoC", "unit": "Percent", "location": "EV"},
-        {"value": "230.1", "measurand": "Voltage", "unit": "V", "phase": "L1-N"},
-        {"value": "32.0", "measurand": "Current.Import", "unit": "A", "phase": "L2"},
-        {"value": "32.0", "measurand": "Current.Import", "unit": "A", "phase": "L3"},
-    ][: max(1, samples)]
-    for v in values:
-        v["context"] = context
-    return [{"timestamp": now_iso(), "sampledValue": values}]
-
-
-def sampled_201(register_wh: int, samples: int, context: str) -> list[dict[str, Any]]:
-    out = []
-    for v in sampled_16(register_wh, samples, context)[0]["sampledValue"]:
-        item: dict[str, Any] = {
-            "value": float(v["value"]),
-            "measurand": v["measurand"],
-            "context": context,
-            "unitOfMeasure": {"unit": v["unit"]},
-        }
-        for key in ("phase", "location"):
-            if key in v:
-                item[key] = v[key]
-        out.append(item)
-    return [{"timestamp": now_iso(), "sampledValue": out}]
-
-
-# ---------------------------------------------------------------------- stats
-
-
-@dataclass
-class Stats:
-    connected: int = 0
-    connect_failed: int = 0
-    dropped: int = 0
-    call_errors: int = 0
-    timeouts: int = 0
-    missed_slots: int = 0  # sends skipped because the previous answer came too late
-    completed_in_window: dict[str, int] = field(default_factory=dict)
-    latencies_ms: dict[str, list[float]] = field(default_factory=dict)
-    connect_ms: list[float] = field(default_factory=list)
-    errors: dict[str, int] = field(default_factory=dict)
-    cpu_s: float = 0.0
-
-    def merge(self, other: Stats) -> None:
-        for name in (
-            "connected",
-            "connect_failed",
-            "dropped",
-            "call_errors",
-            "timeouts",
-            "missed_slots",
-        ):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for action, n in other.completed_in_window.items():
-            self.completed_in_window[action] = self.completed_in_window.get(action, 0) + n
-        for action, values in other.latencies_ms.items():
-            self.latencies_ms.setdefault(action, []).extend(values)
-        for kind, n in other.errors.items():
-            self.errors[kind] = self.errors.get(kind, 0) + n
-        self.connect_ms.extend(other.connect_ms)
-        self.cpu_s += other.cpu_s
+MAX_WAIT_ALL_S = 1800
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -137,271 +87,6 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
     return ordered[k]
-
-
-# --------------------------------------------------------------------- client
-
-
-@dataclass
-class Plan:
-    urls: list[str]  # several: chargers are spread over them, as a load balancer would
-    subprotocol: str
-    version: str
-    heartbeat_s: float
-    meter_interval_s: float
-    samples: int
-    transactions: bool
-    t0: float  # wall clock when the first connection opens
-    ramp_per_s: float
-    window_start: float
-    window_end: float
-    password: str | None = None
-
-
-class Charger:
-    def __init__(self, cp_id: str, index: int, plan: Plan, stats: Stats, rng: random.Random):
-        self.cp_id, self.index, self.plan, self.stats, self.rng = cp_id, index, plan, stats, rng
-        self.tag = bench_tag(index + 1)
-        self.ws: Any = None
-        self.seq = 0
-        self.register_wh = rng.randint(10_000, 1_000_000)
-        self.tx_id: Any = None
-        self.tx_seq = 0
-
-    async def call(self, action: str, payload: dict[str, Any], label: str | None = None) -> Any:
-        """Send one CALL and wait for its answer; records latency inside the window."""
-        self.seq += 1
-        message_id = f"{self.index}-{self.seq}"
-        text = frame(message_id, action, payload)
-        sent = time.time()
-        await self.ws.send(text)
-        deadline = sent + RESPONSE_TIMEOUT_S
-        while True:
-            remaining = deadline - time.time()
-            if remaining <= 0:
-                self.stats.timeouts += 1
-                raise TimeoutError(action)
-            raw = await asyncio.wait_for(self.ws.recv(), remaining)
-            message = json.loads(raw)
-            if message[0] == 2:  # a command from the server: not part of this benchmark
-                reply = [4, message[1], "NotImplemented", "benchmark client", {}]
-                await self.ws.send(json.dumps(reply))
-                continue
-            if message[1] != message_id:
-                continue
-            break
-        done = time.time()
-        label = label or action
-        if self.plan.window_start <= sent and done <= self.plan.window_end:
-            self.stats.latencies_ms.setdefault(label, []).append((done - sent) * 1000)
-            self.stats.completed_in_window[label] = self.stats.completed_in_window.get(label, 0) + 1
-        if message[0] == 4:
-            self.stats.call_errors += 1
-            key = f"{action}: {message[2]}"
-            self.stats.errors[key] = self.stats.errors.get(key, 0) + 1
-            return None
-        return message[2]
-
-    # One function per message keeps the version differences in one place.
-    async def boot(self) -> None:
-        if self.plan.version == "1.6":
-            payload: dict[str, Any] = {
-                "chargePointVendor": "Plugboard",
-                "chargePointModel": "LoadBench",
-            }
-        else:
-            payload = {
-                "chargingStation": {"vendorName": "Plugboard", "model": "LoadBench"},
-                "reason": "PowerUp",
-            }
-        await self.call("BootNotification", payload)
-
-    async def status(self, status: str) -> None:
-        if self.plan.version == "1.6":
-            payload = {"connectorId": 1, "errorCode": "NoError", "status": status}
-            payload["timestamp"] = now_iso()
-        else:
-            mapped = "Available" if status == "Available" else "Occupied"
-            payload = {
-                "timestamp": now_iso(),
-                "connectorStatus": mapped,
-                "evseId": 1,
-                "connectorId": 1,
-            }
-        await self.call("StatusNotification", payload)
-
-    async def start(self) -> None:
-        if self.plan.version == "1.6":
-            answer = await self.call(
-                "StartTransaction",
-                {
-                    "connectorId": 1,
-                    "idTag": self.tag,
-                    "meterStart": self.register_wh,
-                    "timestamp": now_iso(),
-                },
-            )
-            self.tx_id = answer["transactionId"] if answer else None
-        else:
-            self.tx_id = f"bench-{self.cp_id}-{self.rng.getrandbits(48):012x}"
-            self.tx_seq = 0
-            await self.call(
-                "TransactionEvent",
-                {
-                    "eventType": "Started",
-                    "timestamp": now_iso(),
-                    "triggerReason": "Authorized",
-                    "seqNo": 0,
-                    "transactionInfo": {"transactionId": self.tx_id, "chargingState": "Charging"},
-                    "idToken": {"idToken": self.tag, "type": "ISO14443"},
-                    "evse": {"id": 1, "connectorId": 1},
-                    "meterValue": sampled_201(self.register_wh, 1, "Transaction.Begin"),
-                },
-            )
-
-    async def meter_values(self) -> None:
-        self.register_wh += self.rng.randint(50, 200)
-        samples = self.plan.samples
-        if self.plan.version == "1.6":
-            payload: dict[str, Any] = {
-                "connectorId": 1,
-                "meterValue": sampled_16(self.register_wh, samples, "Sample.Periodic"),
-            }
-            if self.tx_id is not None:
-                payload["transactionId"] = self.tx_id
-            await self.call("MeterValues", payload)
-        elif self.tx_id is not None:
-            self.tx_seq += 1
-            await self.call(
-                "TransactionEvent",
-                {
-                    "eventType": "Updated",
-                    "timestamp": now_iso(),
-                    "triggerReason": "MeterValuePeriodic",
-                    "seqNo": self.tx_seq,
-                    "transactionInfo": {"transactionId": self.tx_id, "chargingState": "Charging"},
-                    "meterValue": sampled_201(self.register_wh, samples, "Sample.Periodic"),
-                },
-                label="MeterValues",
-            )
-        else:
-            await self.call(
-                "MeterValues",
-                {
-                    "evseId": 1,
-                    "meterValue": sampled_201(self.register_wh, samples, "Sample.Periodic"),
-                },
-            )
-
-    async def stop(self) -> None:
-        if self.tx_id is None:
-            return
-        if self.plan.version == "1.6":
-            await self.call(
-                "StopTransaction",
-                {
-                    "transactionId": self.tx_id,
-                    "meterStop": self.register_wh,
-                    "timestamp": now_iso(),
-                    "reason": "Local",
-                },
-            )
-        else:
-            self.tx_seq += 1
-            await self.call(
-                "TransactionEvent",
-                {
-                    "eventType": "Ended",
-                    "timestamp": now_iso(),
-                    "triggerReason": "StopAuthorized",
-                    "seqNo": self.tx_seq,
-                    "transactionInfo": {
-                        "transactionId": self.tx_id,
-                        "stoppedReason": "Local",
-                    },
-                    "meterValue": sampled_201(self.register_wh, 1, "Transaction.End"),
-                },
-            )
-        self.tx_id = None
-
-    async def run(self) -> None:
-        import websockets
-        from websockets.asyncio.client import connect
-
-        plan = self.plan
-        await asyncio.sleep(max(0.0, plan.t0 + self.index / plan.ramp_per_s - time.time()))
-        headers = {}
-        if plan.password:
-            import base64
-
-            token = base64.b64encode(f"{self.cp_id}:{plan.password}".encode()).decode()
-            headers["Authorization"] = f"Basic {token}"
-        started = time.time()
-        try:
-            async with connect(
-                f"{plan.urls[self.index % len(plan.urls)]}/ocpp/{self.cp_id}",
-                subprotocols=[plan.subprotocol],  # type: ignore[list-item]
-                additional_headers=headers,
-                proxy=None,
-                compression=None,
-                ping_interval=None,
-                open_timeout=60,
-                close_timeout=5,
-                max_size=65536,
-                max_queue=4,
-            ) as ws:
-                self.ws = ws
-                await self.boot()
-                self.stats.connect_ms.append((time.time() - started) * 1000)
-                self.stats.connected += 1
-                await self.status("Available")
-                if plan.transactions:
-                    await self.status("Charging")
-                    await self.start()
-                await self.steady()
-                # Stops come after the window, so they do not count as steady load.
-                await asyncio.sleep(max(0.0, plan.window_end - time.time()))
-                with contextlib.suppress(Exception):
-                    await self.stop()
-        except (OSError, TimeoutError, websockets.WebSocketException) as exc:
-            if self.ws is None:
-                self.stats.connect_failed += 1
-            else:
-                self.stats.dropped += 1
-            key = type(exc).__name__
-            self.stats.errors[key] = self.stats.errors.get(key, 0) + 1
-
-    async def steady(self) -> None:
-        plan = self.plan
-        now = time.time()
-        # A random phase per charger: chargers are not synchronised in the field either.
-        next_hb = now + self.rng.uniform(0, plan.heartbeat_s)
-        next_mv = now + self.rng.uniform(0, plan.meter_interval_s)
-        while time.time() < plan.window_end:
-            due = min(next_hb, next_mv)
-            if due >= plan.window_end:
-                return
-            await asyncio.sleep(max(0.0, due - time.time()))
-            if next_mv <= next_hb:
-                await self.meter_values()
-                next_mv += plan.meter_interval_s
-            else:
-                await self.call("Heartbeat", {})
-                next_hb += plan.heartbeat_s
-            # A server slower than the offered rate: skip the slots we missed rather
-            # than catch up in a burst (a real charger samples at its own clock).
-            now = time.time()
-            for name in ("next_mv", "next_hb"):
-                slot = next_mv if name == "next_mv" else next_hb
-                interval = plan.meter_interval_s if name == "next_mv" else plan.heartbeat_s
-                if slot < now:
-                    missed = int((now - slot) // interval) + 1
-                    self.stats.missed_slots += missed
-                    slot += missed * interval
-                    if name == "next_mv":
-                        next_mv = slot
-                    else:
-                        next_hb = slot
 
 
 def raise_fd_limit() -> None:
@@ -418,7 +103,9 @@ def worker(ids: list[tuple[int, str]], plan: Plan, seed: int, out: Any) -> None:
 
     async def main() -> None:
         chargers = [Charger(cp, i, plan, stats, random.Random(rng.random())) for i, cp in ids]  # noqa: S311
+        dog = asyncio.create_task(watchdog(chargers))
         await asyncio.gather(*(c.run() for c in chargers))
+        dog.cancel()
 
     try:
         asyncio.run(main())
@@ -438,6 +125,21 @@ def proc_cpu_s(pid: int) -> float:
     return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
+def pids_cpu_s(pids: list[int]) -> float:
+    """Summed CPU seconds of these processes; NaN if one has ended (a restarted server)."""
+    try:
+        return sum(proc_cpu_s(pid) for pid in pids)
+    except OSError:
+        return math.nan
+
+
+def pids_rss_kib(pids: list[int]) -> int:
+    try:
+        return sum(proc_rss_kib(pid) for pid in pids)
+    except OSError:
+        return 0
+
+
 def proc_rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -445,19 +147,51 @@ def proc_rss_kib(pid: int) -> int:
     return 0
 
 
-def comm_cpu_s(names: list[str]) -> dict[str, float]:
-    """CPU seconds per command name (e.g. postgres, redis-server), over all its processes."""
+def comm_cpu_s(names: list[str], database: str | None = None) -> dict[str, float]:
+    """CPU seconds per command name (e.g. postgres, redis-server), over all its processes.
+    With a database name, PostgreSQL backends (and autovacuum workers) of other
+    databases are left out: on a shared machine they are the neighbours' load."""
     totals = dict.fromkeys(names, 0.0)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             comm = (entry / "comm").read_text().strip()
-            if comm in totals:
-                totals[comm] += proc_cpu_s(int(entry.name))
+            if comm not in totals:
+                continue
+            if comm == "postgres" and database and not ours(entry, database):
+                continue
+            totals[comm] += proc_cpu_s(int(entry.name))
         except OSError:  # the process ended meanwhile
             continue
     return totals
+
+
+def ours(entry: Path, database: str) -> bool:
+    """A PostgreSQL process working for this database, or for all (postmaster, WAL
+    writer, checkpointer...). Backends are titled
+    "postgres: [CLUSTER:] USER DATABASE HOST(PORT) STATE"."""
+    title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    if not title.startswith("postgres: "):
+        return True  # the postmaster
+    words = title.split()[1:]
+    if words and words[0].endswith(":"):  # the cluster name, e.g. "15/main:"
+        words = words[1:]
+    if words[:2] == ["autovacuum", "worker"]:
+        return words[2:3] == [database]
+    if len(words) >= 3 and ("(" in words[2] or words[2] == "[local]"):
+        return words[1] == database  # a client backend: postgres: user db host(port) state
+    return True
+
+
+def server_database(pids: list[int]) -> str | None:
+    """The database name in the first server process's DATABASE_URL, if it can be read."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                if item.startswith(b"DATABASE_URL="):
+                    return urlparse(item.decode()[len("DATABASE_URL=") :]).path.strip("/") or None
+    return None
 
 
 def machine_busy_s() -> tuple[float, float]:
@@ -525,13 +259,19 @@ def cmd_run(args: argparse.Namespace) -> None:
         raise SystemExit(f"--count must be 1..{MAX_COUNT}")
     if not 1 <= args.duration <= MAX_DURATION_S:
         raise SystemExit(f"--duration must be 1..{MAX_DURATION_S} s")
+    if not 0 <= args.wait_all <= MAX_WAIT_ALL_S:
+        raise SystemExit(f"--wait-all must be 0..{MAX_WAIT_ALL_S} s")
     if args.ramp <= 0 or args.heartbeat <= 0 or args.meter_interval <= 0:
         raise SystemExit("--ramp, --heartbeat and --meter-interval must be positive")
+    if args.retry_min <= 0 or args.retry_random < 0 or args.retry_max < args.retry_min:
+        raise SystemExit("need 0 < --retry-min <= --retry-max and --retry-random >= 0")
     processes = max(1, min(args.processes, 8, args.count))
     ramp_s = args.count / args.ramp
     t0 = time.time() + 1.0
-    window_start = t0 + ramp_s + args.settle
-    window_end = window_start + args.duration
+    ramp_end = t0 + ramp_s + args.settle
+    ctx = mp.get_context("fork")
+    window = ctx.RawArray("d", 2)  # [start, end], set below once the window starts
+    held = ctx.RawArray("i", processes)  # connections held now, per client process
     plan = Plan(
         urls=[u.rstrip("/") for u in args.url],
         subprotocol="ocpp1.6" if args.ocpp == "1.6" else "ocpp2.0.1",
@@ -542,48 +282,76 @@ def cmd_run(args: argparse.Namespace) -> None:
         transactions=not args.no_transactions,
         t0=t0,
         ramp_per_s=args.ramp,
-        window_start=window_start,
-        window_end=window_end,
+        window=window,
+        earliest_end=ramp_end + args.duration,
+        held=held,
         password=args.password,
+        retry=not args.no_retry,
+        retry_min_s=args.retry_min,
+        retry_random_s=args.retry_random,
+        retry_max_s=args.retry_max,
+        ping_interval_s=args.ping_interval or None,
     )
     ids = [(i, f"{args.prefix}{i + 1:05d}") for i in range(args.count)]
     servers = args.server_pid or []
-    rss0 = sum(proc_rss_kib(pid) for pid in servers)
+    rss0 = pids_rss_kib(servers)
+    database = None if args.all_databases else server_database(servers)
     print(f"load average before the run: {Path('/proc/loadavg').read_text().split()[:3]}")
+    retry = (
+        "no reconnects"
+        if args.no_retry
+        else f"reconnect after {args.retry_min:g}+random({args.retry_random:g}) s, "
+        f"doubling up to {args.retry_max:g} s"
+    )
     print(
         f"{args.count} chargers (OCPP {args.ocpp}) in {processes} client process(es), "
         f"ramp {args.ramp}/s ({ramp_s:.0f} s), heartbeat {args.heartbeat:g} s, MeterValues "
         f"every {args.meter_interval:g} s ({args.samples} sampled values), measuring "
-        f"{args.duration:g} s after {args.settle:g} s settle",
+        f"{args.duration:g} s after {args.settle:g} s settle"
+        + (f" (and up to {args.wait_all:g} s waiting for all)" if args.wait_all else "")
+        + f"; {retry}",
         flush=True,
     )
-    ctx = mp.get_context("fork")
     queue = ctx.Queue()
     workers = [
-        ctx.Process(target=worker, args=(ids[p::processes], plan, args.seed + p, queue))
+        ctx.Process(
+            target=worker,
+            args=(ids[p::processes], dataclasses.replace(plan, slot=p), args.seed + p, queue),
+        )
         for p in range(processes)
     ]
     for w in workers:
         w.start()
+    clients = [os.getpid()] + [w.pid for w in workers if w.pid]
 
     time.sleep(max(0.0, t0 - time.time()))
-    ramp_cpu0 = sum(proc_cpu_s(pid) for pid in servers)
+    ramp_cpu0 = pids_cpu_s(servers)
     ramp_busy0, _ = machine_busy_s()
-    time.sleep(max(0.0, window_start - time.time()))
-    cpu0 = sum(proc_cpu_s(pid) for pid in servers)
+    time.sleep(max(0.0, ramp_end - time.time()))
+    held_after_settle = sum(held)
+    deadline = ramp_end + args.wait_all
+    while sum(held) < args.count and time.time() < deadline:
+        time.sleep(0.2)
+    window_start = max(ramp_end, time.time())
+    window_end = window_start + args.duration
+    window[1] = window_end  # the end first: a charger that sees the start sees the end
+    window[0] = window_start
+    cpu0 = pids_cpu_s(servers)
+    client0 = pids_cpu_s(clients)
     ramp_busy1, _ = machine_busy_s()
-    rss1 = sum(proc_rss_kib(pid) for pid in servers)
-    busy0, total0 = machine_busy_s()
-    others0 = comm_cpu_s(args.watch)
+    rss1 = pids_rss_kib(servers)
+    held_at_start = sum(held)
+    busy0, _ = machine_busy_s()
+    others0 = comm_cpu_s(args.watch, database)
     time.sleep(max(0.0, window_end - time.time()))
-    cpu1 = sum(proc_cpu_s(pid) for pid in servers)
-    busy1, total1 = machine_busy_s()
-    others1 = comm_cpu_s(args.watch)
-    window = window_end - window_start
+    cpu1 = pids_cpu_s(servers)
+    client1 = pids_cpu_s(clients)
+    busy1, _ = machine_busy_s()
+    others1 = comm_cpu_s(args.watch, database)
 
     stats = Stats()
     # Workers end when their chargers have stopped their transactions; bounded.
-    deadline = time.time() + RESPONSE_TIMEOUT_S + 60
+    deadline = time.time() + RESPONSE_TIMEOUT_S + 70
     try:
         for _ in workers:
             stats.merge(queue.get(timeout=max(1.0, deadline - time.time())))
@@ -593,23 +361,38 @@ def cmd_run(args: argparse.Namespace) -> None:
             if w.is_alive():
                 w.terminate()
 
+    window_s = window_end - window_start
     completed = sum(stats.completed_in_window.values())
     everything = [v for values in stats.latencies_ms.values() for v in values]
+    never = sum(1 for attempts, first in stats.per_charger if first != first)
     print(
-        f"connections held       {stats.connected} of {args.count}"
-        f" (failed {stats.connect_failed}, dropped {stats.dropped})"
+        f"connections held       {args.count - never} of {args.count}"
+        f" (failed {never}, dropped {stats.dropped})"
+        + (
+            f"; reconnects after a drop or failure: {stats.attempts - args.count}"
+            if stats.attempts > args.count
+            else ""
+        )
+    )
+    report_connections(args, stats, t0, ramp_end, window_start, window_end)
+    print(
+        f"held                   {held_after_settle} after ramp+settle, {held_at_start} at the"
+        f" window's start ({window_start - ramp_end:.1f} s later"
+        + (f", --wait-all {args.wait_all:g}" if args.wait_all else "")
+        + f"), {held_at(held_curve(stats), window_end)} at its end"
     )
     print(
         f"connect+boot ms        p50 {percentile(stats.connect_ms, 50):.1f}  "
         f"p99 {percentile(stats.connect_ms, 99):.1f}  max {max(stats.connect_ms, default=0):.1f}"
     )
     print(
-        f"messages/s (window)    {completed / window:.1f}"
-        f"  ({completed} calls answered in {window:.0f} s)"
+        f"messages/s (window)    {completed / window_s:.1f}"
+        f"  ({completed} calls answered in {window_s:.0f} s)"
     )
     for action, values in sorted(stats.latencies_ms.items()):
         print(
-            f"  {action:<20} {len(values) / window:8.1f}/s  p50 {percentile(values, 50):7.2f} ms  "
+            f"  {action:<20} {len(values) / window_s:8.1f}/s"
+            f"  p50 {percentile(values, 50):7.2f} ms  "
             f"p95 {percentile(values, 95):7.2f} ms  p99 {percentile(values, 99):7.2f} ms  "
             f"max {max(values):8.2f} ms"
         )
@@ -623,32 +406,128 @@ def cmd_run(args: argparse.Namespace) -> None:
         + (f", errors {stats.errors}" if stats.errors else "")
     )
     print(
-        f"machine CPU            {(busy1 - busy0) / window:.2f} cores busy of {os.cpu_count()}"
+        f"machine CPU            {(busy1 - busy0) / window_s:.2f} cores busy of {os.cpu_count()}"
         f" (everything: server, database, Redis, this client)"
     )
+    watched = 0.0
     for name in args.watch:
         used = others1[name] - others0[name]
+        watched += used
+        mine = f" (database {database} only)" if name == "postgres" and database else ""
         print(
-            f"{name + ' CPU':<22} {used / window:.2f} cores"
+            f"{name + ' CPU':<22} {used / window_s:.2f} cores{mine}"
             f" ({used * 1000 / max(completed, 1):.2f} ms per answered call)"
         )
-    print(f"client CPU             {stats.cpu_s:.1f} s in total over the whole run")
+    client_used = client1 - client0
+    print(
+        f"client CPU             {client_used / window_s:.3f} cores in the window"
+        f" ({client_used * 1e6 / max(completed, 1):.0f} µs per answered call; taken from"
+        f" the server on this machine), {stats.cpu_s:.1f} s over the whole run"
+    )
     ramp_window = window_start - t0
     print(
         f"during ramp+settle     machine {(ramp_busy1 - ramp_busy0) / ramp_window:.2f} cores busy"
         + (f", server {(cpu0 - ramp_cpu0) / ramp_window:.2f} cores" if servers else "")
     )
-    if servers:
+    if not servers:
+        return
+    if math.isnan(cpu1 - cpu0):
+        print("server CPU             n/a: a --server-pid ended during the run (restarted?)")
+        return
+    print(
+        f"server CPU (pids {','.join(map(str, servers))})  {(cpu1 - cpu0) / window_s:.2f} cores"
+        f" ({(cpu1 - cpu0) * 1000 / max(completed, 1):.2f} ms per answered call)"
+    )
+    per_call_ms = (cpu1 - cpu0 + watched) * 1000 / max(completed, 1)
+    if completed:
         print(
-            f"server CPU (pids {','.join(map(str, servers))})  {(cpu1 - cpu0) / window:.2f} cores"
-            f" ({(cpu1 - cpu0) * 1000 / max(completed, 1):.2f} ms per answered call)"
+            f"server+database CPU per answered call {per_call_ms:.2f} ms"
+            f" -> a dedicated 2-core server would answer about {2000 / per_call_ms:,.0f}"
+            f" calls/s at this mix (server pids + {' + '.join(args.watch) or 'nothing else'})"
         )
-        if stats.connected:
-            per = (rss1 - rss0) / stats.connected
-            print(
-                f"server memory          RSS {rss0 / 1024:.0f} MiB -> {rss1 / 1024:.0f} MiB:"
-                f" {per:.1f} KiB per connection"
-            )
+    if held_at_start:
+        per = (rss1 - rss0) / held_at_start
+        print(
+            f"server memory          RSS {rss0 / 1024:.0f} MiB -> {rss1 / 1024:.0f} MiB:"
+            f" {per:.1f} KiB per connection ({held_at_start} held at the window's start)"
+        )
+
+
+def held_curve(stats: Stats) -> list[tuple[float, int]]:
+    """(time, connections held from then on), in time order."""
+    curve, held = [], 0
+    for when, delta in sorted(stats.held_events):
+        held += delta
+        curve.append((when, held))
+    return curve
+
+
+def held_at(curve: list[tuple[float, int]], when: float) -> int:
+    held = 0
+    for t, n in curve:
+        if t > when:
+            break
+        held = n
+    return held
+
+
+def report_connections(
+    args: argparse.Namespace,
+    stats: Stats,
+    t0: float,
+    ramp_end: float,
+    window_start: float,
+    window_end: float,
+) -> None:
+    """Handshakes, refusals, when the fleet was all held, and a timeline of it."""
+    refusals = ", ".join(f"HTTP {s}: {n}" for s, n in sorted(stats.refusals.items())) or "none"
+    print(
+        f"handshake attempts     {stats.attempts} (failed {stats.connect_failed}; refusals"
+        f" {refusals}, of which {stats.late_refusals} after >= 4.5 s = daphne's handshake"
+        f" timeout; client timeouts {stats.handshake_timeouts})"
+    )
+    tries: dict[int, int] = {}
+    firsts = []
+    for attempts, first in stats.per_charger:
+        tries[attempts] = tries.get(attempts, 0) + 1
+        if first == first:
+            firsts.append(first)
+    print(
+        "attempts per charger   "
+        + ", ".join(f"{a}: {n}" for a, n in sorted(tries.items()))
+        + (
+            f"; first held after its ramp slot p50 {percentile(firsts, 50):.1f} s"
+            f"  p99 {percentile(firsts, 99):.1f} s  max {max(firsts):.1f} s"
+            if firsts
+            else "; none was ever held"
+        )
+    )
+    curve = held_curve(stats)
+    # Every moment the count (re)reached N: the first, then after each reconnect storm.
+    full = [
+        t
+        for (t, n), (_, before) in zip(curve, [(t0, 0), *curve], strict=False)
+        if n >= args.count > before
+    ]
+    if full:
+        again = ", again at " + ", ".join(f"t={t - t0:.1f}s" for t in full[1:]) if full[1:] else ""
+        print(
+            f"{'all held':<22} all {args.count} first at t={full[0] - t0:.1f}s{again}"
+            f" (ramp+settle ends t={ramp_end - t0:.0f}s)"
+        )
+    else:
+        top = max(curve, key=lambda point: point[1], default=(t0, 0))
+        print(f"all held               never; at most {top[1]} at t={top[0] - t0:.1f}s")
+    step = max(1.0, args.timeline)
+    points = [
+        f"t={k * step:.0f}s held={held_at(curve, t0 + k * step)}"
+        for k in range(int((window_end - t0) // step) + 1)
+    ]
+    points.append(f"window t={window_start - t0:.0f}..{window_end - t0:.0f}s")
+    print(
+        "timeline               "
+        + ("\n" + " " * 23).join("  ".join(points[i : i + 6]) for i in range(0, len(points), 6))
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -680,7 +559,45 @@ def main(argv: list[str] | None = None) -> None:
     )
     run.add_argument("--ramp", type=float, default=200.0, help="New connections per second.")
     run.add_argument("--settle", type=float, default=5.0, help="Seconds between ramp and window.")
+    run.add_argument(
+        "--wait-all",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="After ramp+settle, wait up to this long for every charger to be held"
+        " before the window starts (default 0: start at once).",
+    )
     run.add_argument("--duration", type=float, default=60.0, help="Measured seconds.")
+    run.add_argument(
+        "--no-retry",
+        action="store_true",
+        help="A failed handshake or a dropped connection is final (the old behaviour).",
+    )
+    run.add_argument(
+        "--retry-min", type=float, default=10.0, help="Back-off minimum, seconds (default 10)."
+    )
+    run.add_argument(
+        "--retry-random",
+        type=float,
+        default=10.0,
+        help="Random part added to each back-off, 0..this many seconds (default 10).",
+    )
+    run.add_argument(
+        "--retry-max",
+        type=float,
+        default=120.0,
+        help="Cap of the doubling minimum, seconds (default 120; the random part comes on top).",
+    )
+    run.add_argument(
+        "--ping-interval",
+        type=float,
+        default=0.0,
+        help="The client's websocket keepalive pings, seconds (default 0: none; the server"
+        " pings, and 10,000 client pings cost the client CPU).",
+    )
+    run.add_argument(
+        "--timeline", type=float, default=10.0, help="Seconds between timeline points."
+    )
     run.add_argument("--processes", type=int, default=1, help="Client processes (1-8).")
     run.add_argument(
         "--server-pid", type=int, nargs="+", help="Server process id(s), for CPU and memory."
@@ -690,6 +607,12 @@ def main(argv: list[str] | None = None) -> None:
         nargs="*",
         default=["postgres", "redis-server"],
         help="Also report the CPU of every process with these names.",
+    )
+    run.add_argument(
+        "--all-databases",
+        action="store_true",
+        help="Count every PostgreSQL backend; by default only those of the database in"
+        " the --server-pid's DATABASE_URL (and the shared background processes).",
     )
     run.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
