@@ -94,13 +94,14 @@ def connector_status_update(
             "vendor_error_code": vendor_error_code,
             "status_at": at,
         }
-        mine = Connector.objects.filter(charger=charger, connector_id=connector_id)
+        mine = Connector.objects.filter(charger_id=charger.pk, connector_id=connector_id)
         newer = Q(status_at__isnull=True) | Q(status_at__lte=at)
         if mine.filter(newer).update(**current):
             # The usual report, on a known connector and newer than what we know:
             # one UPDATE, and the history row finds the connector by a subquery
-            # (the UPDATE holds that row's lock until commit).
-            connector = Subquery(mine.values("pk")[:1])
+            # (unique per charger; the UPDATE holds that row's lock until commit).
+            # Unsliced: LIMIT costs more to compile than it saves.
+            connector = Subquery(mine.values("pk"))
         else:
             # A new connector, or an offline-queued report older than its status.
             connector, created = Connector.objects.get_or_create(
