@@ -47,13 +47,15 @@ CLOSE_TAKEN_OVER = 4000
 # Handshakes in progress (websocket.connect received, not yet accepted or refused)
 # per server process, above which a new connection is refused at once: load
 # shedding in a reconnect storm (settings.OCPP_MAX_PENDING_HANDSHAKES; 0: no
-# bound). A handshake costs ~5 ms of CPU here (admission and the connection
-# record, one ORM call); 32 keep the ORM threads (4 in production) busy many times
-# over and drain in about a second, well inside daphne's 5 s handshake timeout even
-# while the chargers admitted just before boot and start their sessions. Past it, a
-# charger waiting in the queue would time out after the server did its work, retry
-# and pay again; refused at once, it backs off and the server does no work for it.
-DEFAULT_MAX_PENDING_HANDSHAKES = 32
+# bound). Past the bound a charger would wait in the ORM queue until daphne's 5 s
+# handshake timeout closed it after the server had done its work, then retry and
+# pay again; refused at once, it backs off and costs the server nothing. 64 (16x
+# the 4 ORM threads of production): on the 2-core VM a process completed ~30
+# handshakes/s during a 80/s storm, so 64 drain in ~2 s. Measured there with 1,200
+# chargers arriving at 80/s (bench/ocpp_load.py): no bound held 298 and wasted the
+# admission of 902; 16 held 296, 32 held 446, 64 held 573, all without waste; 128
+# held 739 but 27 admitted connections timed out.
+DEFAULT_MAX_PENDING_HANDSHAKES = 64
 # Shed connections are logged at most this often, with how many.
 SHED_LOG_INTERVAL_S = 1.0
 
