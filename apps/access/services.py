@@ -71,18 +71,21 @@ def id_token_authorize(
     if master_pass and _in_master_pass_group(token):
         return Authorization(Decision.ACCEPTED, token, token.group_uid)
 
-    policies = (
-        AccessPolicy.objects.filter(zone=zone, is_active=True)
-        .prefetch_related("groups", "fleets")
-        .order_by("pk")
-    )
-    admitted = [p for p in policies if _policy_admits(p, token, zone)]
-    if not admitted:
+    # Accepted when a policy admits the token and is open at `at`; not at this time
+    # when some admit it but none is open; else not at this location. Open policies
+    # are looked at first, so that the lists of groups and fleets (a query each)
+    # are read only while the decision still depends on them.
+    policies = list(AccessPolicy.objects.filter(zone=zone, is_active=True))
+    if not policies:
         return Authorization(Decision.NOT_AT_THIS_LOCATION, token, token.group_uid)
     local = at.astimezone(zoneinfo.ZoneInfo(zone.property.time_zone))
-    if not any(_in_window(p, local) for p in admitted):
+    open_now = [p for p in policies if _in_window(p, local)]
+    if any(_policy_admits(p, token, zone) for p in open_now):
+        return Authorization(Decision.ACCEPTED, token, token.group_uid)
+    closed = [p for p in policies if p not in open_now]
+    if any(_policy_admits(p, token, zone) for p in closed):
         return Authorization(Decision.NOT_AT_THIS_TIME, token, token.group_uid)
-    return Authorization(Decision.ACCEPTED, token, token.group_uid)
+    return Authorization(Decision.NOT_AT_THIS_LOCATION, token, token.group_uid)
 
 
 def id_token_authorize_stop(
@@ -116,12 +119,15 @@ def master_pass_group_id(organization: Organization) -> str | None:
 
 
 def _token(zone: Zone, uid: str) -> IdToken | None:
-    return (
-        IdToken.objects.select_related("person", "vehicle", "group")
-        .annotate(has_members=Exists(IdToken.objects.filter(group=OuterRef("pk"))))
-        .filter(organization_id=zone.property.organization_id, uid=uid)
-        .first()
-    )
+    try:
+        # (organization, uid) is unique: no ORDER BY needed to pick one.
+        return (
+            IdToken.objects.select_related("person", "vehicle", "group")
+            .annotate(has_members=Exists(IdToken.objects.filter(group=OuterRef("pk"))))
+            .get(organization_id=zone.property.organization_id, uid=uid)
+        )
+    except IdToken.DoesNotExist:
+        return None
 
 
 def _refused(token: IdToken, at: datetime) -> Authorization | None:
@@ -168,13 +174,13 @@ def _policy_admits(policy: AccessPolicy, token: IdToken, zone: Zone) -> bool:
         case AccessPolicy.Admits.GROUPS:
             if person is None:
                 return False
-            group_ids = {g.pk for g in policy.groups.all()}
-            return person.access_groups.filter(pk__in=group_ids).exists()
+            # A member of any of the policy's groups: one query.
+            return policy.groups.filter(members=person).exists()
         case AccessPolicy.Admits.FLEET_VEHICLES:
             vehicle = token.vehicle
             if vehicle is None or vehicle.fleet_id is None:
                 return False
-            fleet_ids = {f.pk for f in policy.fleets.all()}
+            fleet_ids = set(policy.fleets.values_list("pk", flat=True))
             # No fleet listed: any fleet of the organization.
             return not fleet_ids or vehicle.fleet_id in fleet_ids
     return False

@@ -4,9 +4,9 @@ notices chargers whose server process died."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -16,9 +16,7 @@ from apps.chargers.models import (
     Charger,
     ChargerEvent,
 )
-
-if TYPE_CHECKING:
-    pass
+from apps.chargers.services.registration import Admission, admit
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +36,37 @@ class BootResult:
 
 
 @transaction.atomic
+def charger_admit_connect(
+    *,
+    charge_point_id: str,
+    onboarding_key: str | None,
+    username: str | None,
+    password: str | None,
+    channel_name: str,
+    ocpp_version: str,
+    at: datetime,
+) -> Admission:
+    """The handshake's one domain call: `charger_admit`, and when the charger is
+    admitted, `charger_connected`, in one transaction. The charger's row is locked
+    by the admission's own read, so recording the connection needs no second read.
+    A refused charger records nothing but its refusal. `replaced_channel` of the
+    answer is the older socket to close."""
+    admission = admit(
+        charge_point_id=charge_point_id,
+        onboarding_key=onboarding_key,
+        username=username,
+        password=password,
+        lock=True,
+    )
+    if admission.charger is None:
+        return admission
+    charger = admission.charger
+    previous = charger.channel_name if charger.channel_name != channel_name else ""
+    _connection_record(charger, channel_name, ocpp_version, at, previous)
+    return replace(admission, replaced_channel=previous)
+
+
+@transaction.atomic
 def charger_connected(
     *, charger: Charger, channel_name: str, ocpp_version: str, at: datetime
 ) -> str:
@@ -45,6 +74,14 @@ def charger_connected(
     that held it before ("" if none): that older socket is to be closed."""
     locked = Charger.objects.select_for_update().only("channel_name").get(pk=charger.pk)
     previous = locked.channel_name if locked.channel_name != channel_name else ""
+    _connection_record(charger, channel_name, ocpp_version, at, previous)
+    return previous
+
+
+def _connection_record(
+    charger: Charger, channel_name: str, ocpp_version: str, at: datetime, previous: str
+) -> None:
+    """Write the connection on the charger's row (locked by the caller) and as an event."""
     Charger.objects.filter(pk=charger.pk).update(
         channel_name=channel_name,
         connected_at=at,
@@ -63,7 +100,6 @@ def charger_connected(
         at,
         ocpp_version,
     )
-    return previous
 
 
 @transaction.atomic
@@ -98,7 +134,6 @@ def charger_boot(
     """A charger (re)started: store what it says it is, and tell it whether it is
     accepted and how often to send a heartbeat."""
     now = at or timezone.now()
-    registration = Charger.objects.values_list("registration", flat=True).get(pk=charger.pk)
     fields = {
         "vendor": vendor[:50],
         "model": model[:50],
@@ -109,7 +144,17 @@ def charger_boot(
     }
     if ocpp_version:
         fields["ocpp_version"] = ocpp_version
-    Charger.objects.filter(pk=charger.pk).update(**fields)
+    # The registration is read from the database (a manager may have accepted or
+    # rejected the charger since it connected), folded into the UPDATE: one that
+    # matches only an accepted charger answers for the usual case in one query.
+    registration: str = Charger.Registration.ACCEPTED
+    if not Charger.objects.filter(pk=charger.pk, registration=registration).update(**fields):
+        registration = (
+            Charger.objects.select_for_update()
+            .values_list("registration", flat=True)
+            .get(pk=charger.pk)
+        )
+        Charger.objects.filter(pk=charger.pk).update(**fields)
     for name, value in fields.items():
         setattr(charger, name, value)
     charger.registration = registration

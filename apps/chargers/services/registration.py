@@ -64,11 +64,14 @@ class Refusal(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Admission:
-    """Whether a charger may open its connection. `charger` is set when admitted."""
+    """Whether a charger may open its connection. `charger` is set when admitted.
+    `replaced_channel` (from `charger_admit_connect`): the channel that held the
+    charger's socket before this connection, "" if none; that socket is to close."""
 
     charger: Charger | None
     refusal: Refusal | None = None
     onboarded: bool = False
+    replaced_channel: str = ""
 
 
 @transaction.atomic
@@ -161,17 +164,41 @@ def charger_admit(
     have one) and, when they connect with a property key, their own property's. An
     unknown charger connecting with the key of a property that accepts unknown
     chargers is registered there as pending."""
+    return admit(
+        charge_point_id=charge_point_id,
+        onboarding_key=onboarding_key,
+        username=username,
+        password=password,
+        lock=False,
+    )
+
+
+def admit(
+    *,
+    charge_point_id: str,
+    onboarding_key: str | None,
+    username: str | None,
+    password: str | None,
+    lock: bool,
+) -> Admission:
+    """`charger_admit` inside the caller's transaction. With `lock`, the charger's
+    row is read FOR UPDATE in the same query (for `charger_admit_connect`, which
+    goes on to record the connection on it)."""
     try:
         charge_point_id_validator(charge_point_id)
     except ValidationError:
         return Admission(None, Refusal.UNKNOWN_CHARGER)
-    charger = (
-        Charger.objects.select_related("zone__property")
-        .filter(charge_point_id=charge_point_id)
-        .first()
-    )
+    chargers = Charger.objects.select_related("zone__property")
+    if lock:
+        # of=self: the zone and property are read, not locked.
+        chargers = chargers.select_for_update(of=("self",))
+    try:
+        # charge_point_id is unique: no ORDER BY needed to pick one.
+        charger: Charger | None = chargers.get(charge_point_id=charge_point_id)
+    except Charger.DoesNotExist:
+        charger = None
     if charger is None:
-        return _admit_unknown(charge_point_id, onboarding_key, username)
+        return _admit_unknown(charge_point_id, onboarding_key, username, lock=lock)
 
     refusal: Refusal | None = None
     if onboarding_key is not None and onboarding_key != charger.zone.property.onboarding_key:
@@ -261,7 +288,7 @@ def _pending_password_expire(charger: Charger) -> None:
 
 
 def _admit_unknown(
-    charge_point_id: str, onboarding_key: str | None, username: str | None
+    charge_point_id: str, onboarding_key: str | None, username: str | None, *, lock: bool
 ) -> Admission:
     if onboarding_key is None:
         return Admission(None, Refusal.UNKNOWN_CHARGER)
@@ -285,9 +312,10 @@ def _admit_unknown(
             )
     except IntegrityError:
         # Registered meanwhile by a parallel connection attempt: admit that one.
-        charger = Charger.objects.select_related("zone__property").get(
-            charge_point_id=charge_point_id
-        )
+        chargers = Charger.objects.select_related("zone__property")
+        if lock:
+            chargers = chargers.select_for_update(of=("self",))
+        charger = chargers.get(charge_point_id=charge_point_id)
         return Admission(charger)
     ChargerEvent.objects.create(
         charger=charger,
@@ -297,8 +325,12 @@ def _admit_unknown(
     return Admission(charger, onboarded=True)
 
 
-def require_accepted(charger: Charger) -> None:
-    registration = Charger.objects.values_list("registration", flat=True).get(pk=charger.pk)
+def require_accepted(charger: Charger, registration: str | None = None) -> None:
+    """Raise ChargerNotAccepted unless the charger's registration, as stored, is
+    accepted. `registration`: the caller read it from the database just now (in
+    its own query), so it is not read again."""
+    if registration is None:
+        registration = Charger.objects.values_list("registration", flat=True).get(pk=charger.pk)
     if registration != Charger.Registration.ACCEPTED:
         raise ChargerNotAccepted(
             f"Charger {charger.charge_point_id} is {registration}: it may not start sessions."

@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.db.models import F, Q, Subquery
 
 from apps.access.services import Authorization, id_token_authorize, id_token_authorize_stop
 from apps.chargers.models import (
@@ -80,26 +81,41 @@ def connector_status_update(
     error_code: str = "",
     vendor_error_code: str = "",
     info: str = "",
-) -> StatusChange:
+) -> None:
     """Keep a status report as history and, unless an offline-queued report is older
     than what we know, as the connector's current status. Connector 0 is the whole
     charger."""
-    connector = None
+    error_code, vendor_error_code = error_code[:50], vendor_error_code[:50]
+    connector: Connector | Subquery | None = None
     if connector_id > 0:
-        connector, _ = Connector.objects.get_or_create(charger=charger, connector_id=connector_id)
-        if connector.status_at is None or at >= connector.status_at:
-            Connector.objects.filter(pk=connector.pk).update(
-                status=status,
-                error_code=error_code[:50],
-                vendor_error_code=vendor_error_code[:50],
-                status_at=at,
+        current = {
+            "status": status,
+            "error_code": error_code,
+            "vendor_error_code": vendor_error_code,
+            "status_at": at,
+        }
+        mine = Connector.objects.filter(charger_id=charger.pk, connector_id=connector_id)
+        newer = Q(status_at__isnull=True) | Q(status_at__lte=at)
+        if mine.filter(newer).update(**current):
+            # The usual report, on a known connector and newer than what we know:
+            # one UPDATE, and the history row finds the connector by a subquery
+            # (unique per charger; the UPDATE holds that row's lock until commit).
+            # Unsliced: LIMIT costs more to compile than it saves.
+            connector = Subquery(mine.values("pk"))
+        else:
+            # A new connector, or an offline-queued report older than its status.
+            connector, created = Connector.objects.get_or_create(
+                charger=charger, connector_id=connector_id, defaults=current
             )
-    return StatusChange.objects.create(
+            if not created and (connector.status_at is None or at >= connector.status_at):
+                # Created by a parallel transaction since the UPDATE above.
+                Connector.objects.filter(pk=connector.pk).update(**current)
+    StatusChange.objects.create(
         charger=charger,
-        connector=connector,
+        connector_id=connector.pk if isinstance(connector, Connector) else connector,
         status=status,
-        error_code=error_code[:50],
-        vendor_error_code=vendor_error_code[:50],
+        error_code=error_code,
+        vendor_error_code=vendor_error_code,
         info=info[:255],
         reported_at=at,
     )
@@ -112,6 +128,25 @@ def _connector(charger: Charger, connector_id: int) -> Connector:
     return connector
 
 
+def _accepted_connector(charger: Charger, connector_id: int) -> Connector:
+    """`require_accepted(charger)` and `_connector(...)`, in one query when the
+    connector exists (the usual case): its charger's registration comes with it."""
+    if connector_id >= 1:
+        try:
+            connector = (
+                Connector.objects.filter(charger=charger, connector_id=connector_id)
+                .annotate(charger_registration=F("charger__registration"))
+                .get()
+            )
+        except Connector.DoesNotExist:
+            pass
+        else:
+            require_accepted(charger, registration=connector.charger_registration)
+            return connector
+    require_accepted(charger)
+    return _connector(charger, connector_id)
+
+
 def _close_unfinished(connector: Connector | None, at: datetime, keep: int | None = None) -> None:
     """A session still active on a connector where a new one starts never got its
     stop (lost, or the charger rebooted): close it without inventing a reading."""
@@ -120,7 +155,11 @@ def _close_unfinished(connector: Connector | None, at: datetime, keep: int | Non
     stale = ChargingSession.objects.filter(connector=connector, state=ChargingSession.State.ACTIVE)
     if keep is not None:
         stale = stale.exclude(pk=keep)
-    for session in stale.select_for_update():
+    _close_sessions(stale.select_for_update(), at)
+
+
+def _close_sessions(sessions: Iterable[ChargingSession], at: datetime) -> None:
+    for session in sessions:
         session.state = ChargingSession.State.COMPLETED
         session.stopped_at = max(at, session.started_at)
         session.stop_reason = STOP_REASON_NO_STOP_RECEIVED
@@ -141,23 +180,28 @@ def session_start(
     transaction id. The same start sent again (its answer was lost) gets the same
     session. The session is recorded whatever the token's decision: the charger may
     already be delivering energy; the decision tells it whether to go on."""
-    require_accepted(charger)
-    connector = _connector(charger, connector_id)
+    connector = _accepted_connector(charger, connector_id)
     authorization = id_token_authorize(zone=charger.zone, uid=id_tag, at=started_at)
-    existing = (
-        ChargingSession.objects.filter(
-            charger=charger,
-            connector=connector,
-            id_tag=id_tag,
-            meter_start_wh=meter_start_wh,
-            started_at=started_at,
-        )
-        .order_by("pk")
-        .first()
+    # One read, locked, for both: the same start stored before (a resend), and the
+    # sessions still active on the connector (their stop never came).
+    same_start = Q(charger=charger, id_tag=id_tag, meter_start_wh=meter_start_wh)
+    same_start &= Q(started_at=started_at)
+    candidates = list(
+        ChargingSession.objects.select_for_update()
+        .filter(connector=connector)
+        .filter(same_start | Q(state=ChargingSession.State.ACTIVE))
     )
-    if existing is not None:
-        return SessionResult(existing, authorization, duplicate=True)
-    _close_unfinished(connector, started_at)
+    resent = [
+        s
+        for s in candidates
+        if s.charger_id == charger.pk
+        and s.id_tag == id_tag
+        and s.meter_start_wh == meter_start_wh
+        and s.started_at == started_at
+    ]
+    if resent:
+        return SessionResult(min(resent, key=lambda s: s.pk), authorization, duplicate=True)
+    _close_sessions((s for s in candidates if s.state == ChargingSession.State.ACTIVE), started_at)
     token = authorization.id_token
     session = ChargingSession.objects.create(
         charger=charger,
