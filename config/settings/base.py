@@ -262,6 +262,10 @@ OCPP_COMMAND_TIMEOUT = env_int("OCPP_COMMAND_TIMEOUT", 35)
 # ORM threads per OCPP server process (apps/ocpp_consumer/handlers/orm.py): 0 keeps
 # Channels' single thread (SQLite); production (PostgreSQL) defaults to a pool.
 OCPP_DB_THREADS = env_int("OCPP_DB_THREADS", 0)
+# Handshakes in progress per OCPP server process above which a new connection is
+# refused at once (load shedding in a reconnect storm; 0: no bound). Why 64:
+# apps/ocpp_consumer/consumers.py.
+OCPP_MAX_PENDING_HANDSHAKES = env_int("OCPP_MAX_PENDING_HANDSHAKES", 64)
 # Group commit of MeterValues (apps/ocpp_consumer/handlers/writers.py): how long
 # the writer gathers messages before writing them together, and how many at most.
 OCPP_METER_BATCH_WINDOW_MS = env_int("OCPP_METER_BATCH_WINDOW_MS", 2)
