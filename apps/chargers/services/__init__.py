@@ -24,6 +24,13 @@ from apps.chargers.services.events import (
     charger_data_transfer,
     charger_event_record,
 )
+from apps.chargers.services.meter_samples import (
+    ENERGY_REGISTER,
+    MeterReport,
+    Sample,
+    meter_samples_record,
+    meter_samples_record_many,
+)
 from apps.chargers.services.registration import (
     ONBOARDING_MAX_POWER_W,
     Admission,
@@ -43,12 +50,9 @@ from apps.chargers.services.registration import (
 from apps.chargers.services.sessions import (
     CONTEXT_BEGIN,
     CONTEXT_END,
-    ENERGY_REGISTER,
     STOP_REASON_NO_STOP_RECEIVED,
-    Sample,
     SessionResult,
     connector_status_update,
-    meter_samples_record,
     session_event,
     session_start,
     session_stop,
@@ -64,6 +68,7 @@ __all__ = [
     "DataTransferStatus",
     "ENERGY_REGISTER",
     "HEARTBEAT_INTERVAL_S",
+    "MeterReport",
     "ONBOARDING_MAX_POWER_W",
     "PENDING_RETRY_INTERVAL_S",
     "PRESENCE_GRACE_S",
@@ -90,6 +95,7 @@ __all__ = [
     "charger_set_password",
     "connector_status_update",
     "meter_samples_record",
+    "meter_samples_record_many",
     "require_accepted",
     "session_event",
     "session_start",

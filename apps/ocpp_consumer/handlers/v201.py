@@ -13,7 +13,7 @@ from ocpp.v201.enums import Action
 from apps.access.services import id_token_authorize
 from apps.chargers import services
 from apps.chargers.models import ChargerEvent
-from apps.chargers.services.sessions import MeterReport
+from apps.chargers.services.meter_samples import MeterReport
 from apps.ocpp_consumer import mappers
 from apps.ocpp_consumer.handlers import writers
 from apps.ocpp_consumer.handlers.base import HandlerBase, domain

@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from apps.chargers.models import OcppMessage
 from apps.chargers.services import message_log
-from apps.chargers.services.sessions import MeterReport, meter_samples_record_many
+from apps.chargers.services.meter_samples import MeterReport, meter_samples_record_many
 from apps.ocpp_consumer.handlers.orm import domain
 
 log = logging.getLogger(__name__)
