@@ -212,11 +212,16 @@ def v201_workload(chargers: Sequence[Any], args: argparse.Namespace) -> Workload
             )
         return events
 
-    def store(events: list[Any]) -> None:
+    def store_single(events: list[Any]) -> None:
         for event in events:
             services.session_event(**event)
 
-    return Workload(build, store)
+    def store_grouped(events: list[Any]) -> None:
+        services.session_events_record_many(
+            events=[services.SessionEventReport(**event) for event in events]
+        )
+
+    return Workload(build, store_grouped if args.path == "grouped" else store_single)
 
 
 def cmd_run(args: argparse.Namespace) -> None:

@@ -47,6 +47,12 @@ from apps.chargers.services.registration import (
     charger_set_password,
     require_accepted,
 )
+from apps.chargers.services.session_events import (
+    SessionEventReport,
+    session_event_groupable,
+    session_event_record,
+    session_events_record_many,
+)
 from apps.chargers.services.sessions import (
     CONTEXT_BEGIN,
     CONTEXT_END,
@@ -78,6 +84,7 @@ __all__ = [
     "SEEN_WRITE_INTERVAL_S",
     "STOP_REASON_NO_STOP_RECEIVED",
     "Sample",
+    "SessionEventReport",
     "SessionResult",
     "charger_admit",
     "charger_boot",
@@ -98,6 +105,9 @@ __all__ = [
     "meter_samples_record_many",
     "require_accepted",
     "session_event",
+    "session_event_groupable",
+    "session_event_record",
+    "session_events_record_many",
     "session_start",
     "session_stop",
 ]

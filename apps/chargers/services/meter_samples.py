@@ -239,6 +239,23 @@ def _session_ids(named: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
     return sessions
 
 
+# One message's readings: its charger, connector number, session id (if any).
+SampleBatch = tuple[Charger, int, int | None, Sequence[Sample]]
+
+
+def _record_samples_many(batches: Sequence[SampleBatch]) -> list[int]:
+    """Store many messages' readings with one write (in the caller's transaction).
+    Returns, per message, how many readings were offered for storage."""
+    rows: list[_Row] = []
+    counts: list[int] = []
+    for charger, connector_id, session_id, samples in batches:
+        built = _sample_rows(charger, connector_id, session_id, samples)
+        rows += built
+        counts.append(len(built))
+    _write_rows(rows)
+    return counts
+
+
 @transaction.atomic
 def meter_samples_record_many(*, reports: Sequence[MeterReport]) -> list[int]:
     """Store the readings of many MeterValues messages (of any chargers) in one
@@ -251,19 +268,19 @@ def meter_samples_record_many(*, reports: Sequence[MeterReport]) -> list[int]:
     sessions = _session_ids(
         {(r.charger.pk, r.transaction_id) for r in reports if r.transaction_id is not None}
     )
-    rows: list[_Row] = []
-    counts: list[int] = []
-    for report in reports:
-        session_id = (
-            sessions.get((report.charger.pk, report.transaction_id))
-            if report.transaction_id is not None
-            else None
-        )
-        built = _sample_rows(report.charger, report.connector_id, session_id, report.samples)
-        rows += built
-        counts.append(len(built))
-    _write_rows(rows)
-    return counts
+    return _record_samples_many(
+        [
+            (
+                report.charger,
+                report.connector_id,
+                sessions.get((report.charger.pk, report.transaction_id))
+                if report.transaction_id is not None
+                else None,
+                report.samples,
+            )
+            for report in reports
+        ]
+    )
 
 
 def meter_samples_record(
