@@ -119,10 +119,14 @@ def session_events_record_many(*, events: Sequence[SessionEventReport]) -> list[
 
 def _lock_sessions(events: Sequence[SessionEventReport]) -> dict[tuple[int, str], ChargingSession]:
     """The sessions the events name, by (charger id, transaction id), locked in
-    primary-key order (so that two groups never wait for each other in a cycle)."""
+    primary-key order (so that two groups never wait for each other in a cycle).
+    FOR NO KEY UPDATE: it still excludes session_event's FOR UPDATE on the same
+    session, but not the key-share locks that inserting rows referring to a
+    session takes (the meter writer's readings), which could otherwise close a
+    cycle with a group of MeterValues."""
     named = {(e.charger.pk, e.transaction_id) for e in events}
     candidates = (
-        ChargingSession.objects.select_for_update(of=("self",))
+        ChargingSession.objects.select_for_update(of=("self",), no_key=True)
         .select_related("connector")
         .filter(
             charger_id__in={charger_id for charger_id, _ in named},
