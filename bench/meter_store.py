@@ -12,9 +12,12 @@ writers.py): many chargers' messages per call, each call one transaction.
     # 2. 1.6 MeterValues: groups of 200 reports of 4 sampled values:
     DATABASE_URL=... .venv/bin/python bench/meter_store.py run --mode v16 \\
       --group 200 --samples 4 --rounds 50
-    # 3. 2.0.1 TransactionEvent Updated with the same meter values, stored one
-    #    event per transaction (session_event, `--path single`) or as a group:
-    DATABASE_URL=... .venv/bin/python bench/meter_store.py run --mode v201 --path single
+    # 3. 2.0.1 TransactionEvent Updated with the same meter values, stored as a
+    #    group (session_events_record_many, what the server's writer calls) or
+    #    one event per transaction (session_event, `--path single`):
+    DATABASE_URL=... .venv/bin/python bench/meter_store.py run --mode v201 --path grouped
+    DATABASE_URL=... .venv/bin/python bench/meter_store.py run --mode v201 --path single \\
+      --rounds 10
 
 It runs with production settings (config.settings.production: DEBUG off, so no
 query log; persistent connection) unless DJANGO_SETTINGS_MODULE says otherwise.

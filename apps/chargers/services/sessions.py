@@ -369,7 +369,32 @@ def session_event(
             meter_stop_wh=_energy_wh(samples, contexts=(CONTEXT_END,)),
             reason=stop_reason,
         )
-    SessionEvent.objects.create(
+    _event_row(
+        session,
+        seq_no=seq_no,
+        kind=kind,
+        at=at,
+        trigger=trigger,
+        charging_state=charging_state,
+        offline=offline,
+    ).save()
+    _record_samples(charger, _connector_number(session), session, samples)
+    return SessionResult(session, authorization)
+
+
+def _event_row(
+    session: ChargingSession,
+    *,
+    seq_no: int,
+    kind: str,
+    at: datetime,
+    trigger: str,
+    charging_state: str,
+    offline: bool,
+) -> SessionEvent:
+    """The (unsaved) SessionEvent of a TransactionEvent: the one place that maps
+    its fields (also for the grouped events of session_events)."""
+    return SessionEvent(
         session=session,
         seq_no=seq_no,
         kind=kind,
@@ -378,5 +403,3 @@ def session_event(
         offline=offline,
         reported_at=at,
     )
-    _record_samples(charger, _connector_number(session), session, samples)
-    return SessionResult(session, authorization)
