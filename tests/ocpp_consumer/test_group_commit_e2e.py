@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from apps.chargers.models import MeterSample
-from apps.chargers.services.sessions import MeterReport, meter_samples_record_many
+from apps.chargers.services.meter_samples import MeterReport, meter_samples_record_many
 from apps.ocpp_consumer.handlers import writers
 from tests import factories
 from tests.ocpp_consumer.conftest import OcppServer, run

@@ -25,6 +25,13 @@ from apps.chargers.services.events import (
     charger_data_transfer,
     charger_event_record,
 )
+from apps.chargers.services.meter_samples import (
+    ENERGY_REGISTER,
+    MeterReport,
+    Sample,
+    meter_samples_record,
+    meter_samples_record_many,
+)
 from apps.chargers.services.registration import (
     ONBOARDING_MAX_POWER_W,
     Admission,
@@ -41,15 +48,18 @@ from apps.chargers.services.registration import (
     charger_set_password,
     require_accepted,
 )
+from apps.chargers.services.session_events import (
+    SessionEventReport,
+    session_event_groupable,
+    session_event_record,
+    session_events_record_many,
+)
 from apps.chargers.services.sessions import (
     CONTEXT_BEGIN,
     CONTEXT_END,
-    ENERGY_REGISTER,
     STOP_REASON_NO_STOP_RECEIVED,
-    Sample,
     SessionResult,
     connector_status_update,
-    meter_samples_record,
     session_event,
     session_start,
     session_stop,
@@ -65,6 +75,7 @@ __all__ = [
     "DataTransferStatus",
     "ENERGY_REGISTER",
     "HEARTBEAT_INTERVAL_S",
+    "MeterReport",
     "ONBOARDING_MAX_POWER_W",
     "PENDING_RETRY_INTERVAL_S",
     "PRESENCE_GRACE_S",
@@ -74,6 +85,7 @@ __all__ = [
     "SEEN_WRITE_INTERVAL_S",
     "STOP_REASON_NO_STOP_RECEIVED",
     "Sample",
+    "SessionEventReport",
     "SessionResult",
     "charger_admit",
     "charger_admit_connect",
@@ -92,8 +104,12 @@ __all__ = [
     "charger_set_password",
     "connector_status_update",
     "meter_samples_record",
+    "meter_samples_record_many",
     "require_accepted",
     "session_event",
+    "session_event_groupable",
+    "session_event_record",
+    "session_events_record_many",
     "session_start",
     "session_stop",
 ]

@@ -1,6 +1,7 @@
 """What chargers report about charging: connector status, sessions (1.6 start/stop,
-2.0.1 transaction events) and meter samples. One service per message, each in one
-database transaction: a message is acknowledged only after it is stored."""
+2.0.1 transaction events) with their meter samples (stored by meter_samples). One
+service per message, each in one database transaction: a message is acknowledged
+only after it is stored."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -20,9 +21,24 @@ from apps.chargers.models import (
     ChargingSession,
     Connector,
     IssuedTransactionId,
-    MeterSample,
     SessionEvent,
     StatusChange,
+)
+
+# The meter storage moved to meter_samples; its services stay importable from here.
+from apps.chargers.services.meter_samples import (
+    ENERGY_REGISTER,
+    Sample,
+    _record_samples,
+)
+from apps.chargers.services.meter_samples import (
+    MeterReport as MeterReport,
+)
+from apps.chargers.services.meter_samples import (
+    meter_samples_record as meter_samples_record,
+)
+from apps.chargers.services.meter_samples import (
+    meter_samples_record_many as meter_samples_record_many,
 )
 from apps.chargers.services.registration import require_accepted
 
@@ -32,32 +48,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-ENERGY_REGISTER = "Energy.Active.Import.Register"
 CONTEXT_BEGIN = "Transaction.Begin"
 CONTEXT_END = "Transaction.End"
 # A session closed because a new one started on its connector before its stop
 # arrived. Such a stop, if it comes later, is still applied.
 STOP_REASON_NO_STOP_RECEIVED = "no_stop_received"
-
-_SAMPLE_LIMIT = Decimal("1e14")  # what MeterSample.value (20 digits, 6 decimals) holds
-_SAMPLE_QUANTUM = Decimal("0.000001")
-# Rows per INSERT statement when a group of messages is stored at once.
-_INSERT_BATCH = 2000
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One reading of a charger's meter, in the charger's unit and at its time."""
-
-    sampled_at: datetime
-    value: Decimal
-    measurand: str = ENERGY_REGISTER
-    unit: str = ""
-    phase: str = ""
-    context: str = ""
-    location: str = ""
-    # The meter's signature of the reading, when signed (MeterSample.signed_data).
-    signed: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -418,7 +413,32 @@ def session_event(
             meter_stop_wh=_energy_wh(samples, contexts=(CONTEXT_END,)),
             reason=stop_reason,
         )
-    SessionEvent.objects.create(
+    _event_row(
+        session,
+        seq_no=seq_no,
+        kind=kind,
+        at=at,
+        trigger=trigger,
+        charging_state=charging_state,
+        offline=offline,
+    ).save()
+    _record_samples(charger, _connector_number(session), session, samples)
+    return SessionResult(session, authorization)
+
+
+def _event_row(
+    session: ChargingSession,
+    *,
+    seq_no: int,
+    kind: str,
+    at: datetime,
+    trigger: str,
+    charging_state: str,
+    offline: bool,
+) -> SessionEvent:
+    """The (unsaved) SessionEvent of a TransactionEvent: the one place that maps
+    its fields (also for the grouped events of session_events)."""
+    return SessionEvent(
         session=session,
         seq_no=seq_no,
         kind=kind,
@@ -427,113 +447,3 @@ def session_event(
         offline=offline,
         reported_at=at,
     )
-    _record_samples(charger, _connector_number(session), session, samples)
-    return SessionResult(session, authorization)
-
-
-def _sample_row(
-    *, charger: Charger, connector_id: int, session_id: int | None, sample: Sample
-) -> MeterSample:
-    """The MeterSample row of one reading (the one place that maps a Sample's fields)."""
-    return MeterSample(
-        charger=charger,
-        connector_id=connector_id,
-        session_id=session_id,
-        sampled_at=sample.sampled_at,
-        measurand=sample.measurand[:48],
-        value=sample.value.quantize(_SAMPLE_QUANTUM, rounding=ROUND_HALF_UP),
-        unit=sample.unit[:16],
-        phase=sample.phase[:8],
-        context=sample.context[:24],
-        location=sample.location[:8],
-        signed_data=sample.signed,
-    )
-
-
-def _sample_rows(
-    charger: Charger, connector_id: int, session_id: int | None, samples: Iterable[Sample]
-) -> list[MeterSample]:
-    rows = []
-    for s in samples:
-        if not s.value.is_finite() or abs(s.value) >= _SAMPLE_LIMIT:
-            log.warning("%s: meter value %s out of range, dropped.", charger, s.value)
-            continue
-        rows.append(
-            _sample_row(charger=charger, connector_id=connector_id, session_id=session_id, sample=s)
-        )
-    return rows
-
-
-def _record_samples(
-    charger: Charger,
-    connector_id: int,
-    session: ChargingSession | None,
-    samples: Iterable[Sample],
-) -> int:
-    rows = _sample_rows(charger, connector_id, session.pk if session else None, samples)
-    # A reading already stored (a retransmitted message) is skipped by the
-    # database's unique constraint, not by a racy check first.
-    MeterSample.objects.bulk_create(rows, ignore_conflicts=True, batch_size=_INSERT_BATCH)
-    return len(rows)
-
-
-@dataclass(frozen=True)
-class MeterReport:
-    """One MeterValues message: a charger's readings on a connector, at the
-    charger's own timestamps, with the transaction id it named (if any)."""
-
-    charger: Charger
-    connector_id: int
-    samples: Sequence[Sample]
-    transaction_id: str | None = None
-
-
-@transaction.atomic
-def meter_samples_record_many(*, reports: Sequence[MeterReport]) -> list[int]:
-    """Store the readings of many MeterValues messages (of any chargers) in one
-    transaction: one query for their sessions, one INSERT for their rows. This is
-    how the OCPP server commits meter values as a group (apps/ocpp_consumer/
-    handlers/writers.py); each message is acknowledged after this returns. Offline-
-    queued readings keep their timestamps; with a transaction id of its charger a
-    report belongs to that session (an id of another charger matches nothing).
-    Returns, per report, how many readings were offered for storage."""
-    named = {(r.charger.pk, r.transaction_id) for r in reports if r.transaction_id is not None}
-    sessions: dict[tuple[int, str], int] = {}
-    if named:
-        candidates = ChargingSession.objects.filter(
-            charger_id__in={charger_id for charger_id, _ in named},
-            ocpp_transaction_id__in={tx for _, tx in named},
-        ).values_list("charger_id", "ocpp_transaction_id", "pk")
-        for charger_id, tx, pk in candidates.order_by("pk"):
-            if (charger_id, tx) in named:
-                sessions.setdefault((charger_id, tx), pk)
-    rows: list[MeterSample] = []
-    counts: list[int] = []
-    for report in reports:
-        session_id = (
-            sessions.get((report.charger.pk, report.transaction_id))
-            if report.transaction_id is not None
-            else None
-        )
-        built = _sample_rows(report.charger, report.connector_id, session_id, report.samples)
-        rows += built
-        counts.append(len(built))
-    # A reading already stored (a retransmitted message, or the same message in
-    # a retried batch) is skipped by the database's unique constraint.
-    MeterSample.objects.bulk_create(rows, ignore_conflicts=True, batch_size=_INSERT_BATCH)
-    return counts
-
-
-def meter_samples_record(
-    *,
-    charger: Charger,
-    connector_id: int,
-    samples: Sequence[Sample],
-    transaction_id: str | None = None,
-) -> int:
-    """Store one charger's meter readings (one MeterValues message), in its own
-    transaction. Returns how many readings were offered for storage."""
-    report = MeterReport(
-        charger=charger, connector_id=connector_id, samples=samples, transaction_id=transaction_id
-    )
-    return meter_samples_record_many(reports=[report])[0]

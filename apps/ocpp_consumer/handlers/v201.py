@@ -13,7 +13,7 @@ from ocpp.v201.enums import Action
 from apps.access.services import id_token_authorize
 from apps.chargers import services
 from apps.chargers.models import ChargerEvent
-from apps.chargers.services.sessions import MeterReport
+from apps.chargers.services.meter_samples import MeterReport
 from apps.ocpp_consumer import mappers
 from apps.ocpp_consumer.handlers import writers
 from apps.ocpp_consumer.handlers.base import HandlerBase, domain
@@ -93,7 +93,7 @@ class Handler201(HandlerBase, ChargePoint):
         meter_value: list[dict[str, Any]] | None = None,
         **_: Any,
     ) -> call_result.TransactionEvent:
-        result = await domain(services.session_event)(
+        event = services.SessionEventReport(
             charger=self.charger,
             transaction_id=transaction_info["transaction_id"],
             kind=mappers.SESSION_EVENT_KIND[event_type],
@@ -107,6 +107,12 @@ class Handler201(HandlerBase, ChargePoint):
             stop_reason=mappers.domain_word(transaction_info.get("stopped_reason")),
             samples=mappers.samples_v201(meter_value),
         )
+        if services.session_event_groupable(event):
+            # Committed together with other stations' events (group commit);
+            # answered only once stored.
+            result = await writers.session_event_writer().record(event)
+        else:
+            result = await domain(services.session_event_record)(event=event)
         if result.authorization is None:
             return call_result.TransactionEvent()
         return call_result.TransactionEvent(

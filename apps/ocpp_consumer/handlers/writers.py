@@ -1,16 +1,17 @@
 """The server process's background writers, one of each per event loop (per daphne
 process):
 
-- `MeterWriter` commits the meter values of many chargers together (group
-  commit). A consumer hands over its MeterValues and waits; the writer gathers
-  what arrives within a few milliseconds (and whatever arrives while the previous
-  group is being written), stores it with one transaction and one INSERT, then
-  wakes each consumer, which only then acknowledges. A message is therefore still
-  acknowledged only after its readings are committed, at a fraction of the cost of
-  a transaction per message. If a group fails, each of its messages is retried
-  alone, so one bad message fails only itself; a message that fails alone is
-  answered with a CALLERROR (the charger resends it) and nothing is acknowledged
-  that was not stored.
+- `GroupWriter` commits the messages of many chargers together (group commit):
+  one for MeterValues (`meter_writer()`), one for 2.0.1 TransactionEvents of
+  running sessions (`session_event_writer()`). A consumer hands over its message
+  and waits; the writer gathers what arrives within a few milliseconds (and
+  whatever arrives while the previous group is being written), stores it with one
+  transaction, then wakes each consumer, which only then answers. A message is
+  therefore still acknowledged only after it is committed, at a fraction of the
+  cost of a transaction per message. If a group fails, each of its messages is
+  retried alone, so one bad message fails only itself; a message that fails alone
+  is answered with a CALLERROR (the charger resends it) and nothing is
+  acknowledged that was not stored.
 
 - `MessageLog` keeps the raw OCPP frames (both directions) for the charger page.
   It is a copy for people, not domain data: frames go into a bounded in-memory
@@ -25,56 +26,71 @@ import contextlib
 import logging
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from django.conf import settings
 from django.utils import timezone
 
 from apps.chargers.models import OcppMessage
 from apps.chargers.services import message_log
-from apps.chargers.services.sessions import MeterReport, meter_samples_record_many
+from apps.chargers.services.meter_samples import MeterReport, meter_samples_record_many
+from apps.chargers.services.session_events import (
+    SessionEventReport,
+    session_events_record_many,
+)
+from apps.chargers.services.sessions import SessionResult
 from apps.ocpp_consumer.handlers.orm import domain
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+R = TypeVar("R")
+
 
 @dataclass
-class _Waiting:
-    report: MeterReport
-    future: asyncio.Future[int]
+class _Waiting(Generic[T, R]):
+    item: T
+    future: asyncio.Future[R]
 
 
-class MeterWriter:
-    """Group commit of MeterValues. One write in flight at a time: messages that
+class GroupWriter(Generic[T, R]):
+    """Group commit: `store` is a domain service that stores a list of messages in
+    one transaction and returns one outcome per message, called with the list as
+    its keyword argument `argument`. One write in flight at a time: messages that
     arrive during a write form the next group, so groups grow with the load."""
 
     def __init__(
         self,
         *,
+        name: str,
+        store: Callable[..., Sequence[R]],
+        argument: str,
         window_s: float,
-        max_reports: int,
-        store: Callable[..., list[int]] = meter_samples_record_many,
+        max_items: int,
     ) -> None:
+        self.name = name
         self.window_s = window_s
-        self.max_reports = max_reports
+        self.max_items = max_items
         self._store = store
-        self._waiting: list[_Waiting] = []
+        self._argument = argument
+        self._waiting: list[_Waiting[T, R]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # For the benchmark and the logs.
         self.groups = 0
-        self.reports = 0
+        self.items = 0
         self.retried_groups = 0
 
-    async def record(self, report: MeterReport) -> int:
-        """Store one message's readings; returns when they are committed (how many
-        readings were offered), or raises what storing it alone raised."""
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(report, future))
+    async def record(self, item: T) -> R:
+        """Store one message; returns its outcome once it is committed, or raises
+        what storing it alone raised."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(item, future))
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="meter-writer")
+            self._task = asyncio.create_task(self._run(), name=f"{self.name}-writer")
         self._wakeup.set()
         return await future
 
@@ -82,40 +98,43 @@ class MeterWriter:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            if self.window_s > 0 and len(self._waiting) < self.max_reports:
+            if self.window_s > 0 and len(self._waiting) < self.max_items:
                 await asyncio.sleep(self.window_s)
             while self._waiting:
-                group = self._waiting[: self.max_reports]
-                del self._waiting[: self.max_reports]
+                group = self._waiting[: self.max_items]
+                del self._waiting[: self.max_items]
                 try:
                     await self._write(group)
                 except Exception:
                     # A bug of ours, not a storage failure (those are handled in
                     # _write): fail this group's messages (InternalError to the
                     # chargers, which resend), keep the writer running.
-                    log.exception("Meter values: writing a group failed")
+                    log.exception("%s: writing a group failed", self.name)
                     for waiting in group:
                         if not waiting.future.done():
-                            waiting.future.set_exception(RuntimeError("meter writer failed"))
+                            waiting.future.set_exception(RuntimeError(f"{self.name} writer failed"))
 
-    async def _write(self, group: list[_Waiting]) -> None:
-        outcomes: list[int | BaseException]
+    async def _stored(self, items: list[T]) -> list[R]:
+        return list(await domain(self._store)(**{self._argument: items}))
+
+    async def _write(self, group: list[_Waiting[T, R]]) -> None:
+        outcomes: list[R | BaseException]
         try:
-            outcomes = list(await domain(self._store)(reports=[w.report for w in group]))
+            outcomes = list(await self._stored([w.item for w in group]))
         except Exception as exc:
             if len(group) == 1:
                 outcomes = [exc]
             else:
-                log.exception("Meter values: a group of %d failed; storing each alone", len(group))
+                log.exception("%s: a group of %d failed; storing each alone", self.name, len(group))
                 self.retried_groups += 1
                 outcomes = []
                 for waiting in group:
                     try:
-                        outcomes += await domain(self._store)(reports=[waiting.report])
+                        outcomes += await self._stored([waiting.item])
                     except Exception as exc:
                         outcomes.append(exc)
         self.groups += 1
-        self.reports += len(group)
+        self.items += len(group)
         for waiting, outcome in zip(group, outcomes, strict=True):
             if waiting.future.done():  # the charger disconnected while it waited
                 continue
@@ -210,7 +229,13 @@ class MessageLog:
 
 # --- one of each per event loop ------------------------------------------------
 
+MeterWriter = GroupWriter[MeterReport, int]
+SessionEventWriter = GroupWriter[SessionEventReport, SessionResult]
+
 _meter_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MeterWriter] = (
+    weakref.WeakKeyDictionary()
+)
+_session_event_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SessionEventWriter] = (
     weakref.WeakKeyDictionary()
 )
 _message_logs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MessageLog] = (
@@ -219,12 +244,32 @@ _message_logs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MessageLog] 
 
 
 def meter_writer() -> MeterWriter:
+    """This loop's group writer of MeterValues (both versions)."""
     loop = asyncio.get_running_loop()
     writer = _meter_writers.get(loop)
     if writer is None:
         writer = _meter_writers[loop] = MeterWriter(
+            name="meter-values",
+            store=meter_samples_record_many,
+            argument="reports",
             window_s=settings.OCPP_METER_BATCH_WINDOW_MS / 1000,
-            max_reports=settings.OCPP_METER_BATCH_MAX,
+            max_items=settings.OCPP_METER_BATCH_MAX,
+        )
+    return writer
+
+
+def session_event_writer() -> SessionEventWriter:
+    """This loop's group writer of 2.0.1 TransactionEvents (the groupable ones:
+    services.session_event_groupable). Same window and size as the meter values'."""
+    loop = asyncio.get_running_loop()
+    writer = _session_event_writers.get(loop)
+    if writer is None:
+        writer = _session_event_writers[loop] = SessionEventWriter(
+            name="transaction-events",
+            store=session_events_record_many,
+            argument="events",
+            window_s=settings.OCPP_METER_BATCH_WINDOW_MS / 1000,
+            max_items=settings.OCPP_METER_BATCH_MAX,
         )
     return writer
 
