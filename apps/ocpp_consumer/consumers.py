@@ -260,13 +260,17 @@ class OcppConsumer(AsyncWebsocketConsumer):
             or (at - self._seen_written_at).total_seconds() < services.SEEN_WRITE_INTERVAL_S
         ):
             return
+        silent_s = (at - self._seen_written_at).total_seconds()
         self._seen_written_at = at
+        # Only a connection silent long enough for the sweep may need reviving:
+        # the common case is one UPDATE.
+        revive = services.may_have_been_swept(silent_s=silent_s, grace_s=services.PRESENCE_GRACE_S)
         try:
             await domain(services.charger_seen)(
                 charger=self.charger,
                 at=at,
-                channel_name=self.channel_name,
-                connected_at=self._connected_at,
+                channel_name=self.channel_name if revive else "",
+                connected_at=self._connected_at if revive else None,
             )
         except Exception:
             # Presence is best effort: the next frame tries again.

@@ -198,6 +198,23 @@ def test_charger_seen_never_moves_last_seen_backwards():
     assert charger.last_seen_at == now + timedelta(seconds=1)
 
 
+def test_charger_seen_of_a_live_connection_is_one_update(django_assert_num_queries):
+    """The steady-state cost of every connected charger, once a minute."""
+    charger = factories.ChargerFactory(last_seen_at=None)
+    with django_assert_num_queries(1):
+        assert services.charger_seen(charger=charger, at=timezone.now()) is True
+
+
+def test_only_a_connection_silent_past_the_grace_period_may_have_been_swept():
+    grace = services.PRESENCE_GRACE_S
+    assert not services.may_have_been_swept(silent_s=services.SEEN_WRITE_INTERVAL_S)
+    assert not services.may_have_been_swept(silent_s=grace - 120)
+    # Within a minute of the grace period (clocks of processes differ) and beyond.
+    assert services.may_have_been_swept(silent_s=grace - 30)
+    assert services.may_have_been_swept(silent_s=grace + 600)
+    assert services.may_have_been_swept(silent_s=0, grace_s=0)
+
+
 def test_charger_seen_sets_a_first_last_seen():
     charger = factories.ChargerFactory(last_seen_at=None)
     at = timezone.now()

@@ -99,8 +99,10 @@ def test_a_live_connection_the_sweep_took_for_dead_comes_back_with_its_next_fram
 ):
     # A charger silent for longer than the grace period, on a socket that is in fact
     # still open: the sweep marks it offline; its next frame puts it back online,
-    # so that commands reach it again.
+    # so that commands reach it again. (The sweep below uses no grace period, so
+    # the consumer must expect one at any silence.)
     monkeypatch.setattr(services, "SEEN_WRITE_INTERVAL_S", 0)
+    monkeypatch.setattr(services, "PRESENCE_GRACE_S", 0)
     seen = {}
 
     def sweep_everything() -> None:

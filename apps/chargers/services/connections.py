@@ -197,7 +197,6 @@ SEEN_WRITE_INTERVAL_S = 60
 PRESENCE_GRACE_S = 2 * HEARTBEAT_INTERVAL_S + SEEN_WRITE_INTERVAL_S + 60
 
 
-@transaction.atomic
 def charger_seen(
     *,
     charger: Charger,
@@ -207,29 +206,46 @@ def charger_seen(
 ) -> bool:
     """The charger sent something at `at`. Never moves last_seen_at backwards (a
     heartbeat written meanwhile may be newer). Returns whether last_seen_at changed.
+    One UPDATE, outside any transaction: this runs once a minute for every
+    connected charger, so it is the steady-state cost of holding a fleet.
 
     With the connection's `channel_name` and `connected_at`: if the presence sweep
     took this live connection for a dead one (the charger was silent longer than
     the grace period), hearing from it again puts the charger back online. Only
-    while no newer connection has been recorded since (connected_at unchanged)."""
+    while no newer connection has been recorded since (connected_at unchanged).
+    The consumer passes them only when its connection has been silent long enough
+    for the sweep to have run (`may_have_been_swept`)."""
     seen = (
         Charger.objects.filter(pk=charger.pk)
         .filter(Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=at))
         .update(last_seen_at=at)
     )
     if channel_name and connected_at is not None:
-        revived = Charger.objects.filter(
-            pk=charger.pk, channel_name="", connected_at=connected_at
-        ).update(channel_name=channel_name)
+        with transaction.atomic():
+            revived = Charger.objects.filter(
+                pk=charger.pk, channel_name="", connected_at=connected_at
+            ).update(channel_name=channel_name)
+            if revived:
+                ChargerEvent.objects.create(
+                    charger=charger,
+                    kind=ChargerEvent.Kind.CONNECTION,
+                    summary="Back online: heard from again on the connection marked offline",
+                    reported_at=at,
+                )
         if revived:
-            ChargerEvent.objects.create(
-                charger=charger,
-                kind=ChargerEvent.Kind.CONNECTION,
-                summary="Back online: heard from again on the connection marked offline",
-                reported_at=at,
-            )
             log.info("%s back online on its existing connection", charger.charge_point_id)
     return bool(seen)
+
+
+# Clocks of server processes and the sweep's worker may differ a little.
+_SWEEP_CLOCK_SLACK_S = 60
+
+
+def may_have_been_swept(*, silent_s: float, grace_s: float = PRESENCE_GRACE_S) -> bool:
+    """Whether the presence sweep may have taken a connection for dead, given how
+    long (seconds) it went without its last_seen_at being written: it clears only
+    chargers silent for longer than its grace period."""
+    return silent_s >= grace_s - _SWEEP_CLOCK_SLACK_S
 
 
 def charger_presence_sweep(
