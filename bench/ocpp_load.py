@@ -147,11 +147,11 @@ def proc_rss_kib(pid: int) -> int:
     return 0
 
 
-def comm_cpu_s(names: list[str], database: str | None = None) -> dict[str, float]:
-    """CPU seconds per command name (e.g. postgres, redis-server), over all its processes.
+def comm_cpu_s(names: list[str], database: str | None = None) -> dict[str, dict[int, float]]:
+    """CPU seconds per command name (e.g. postgres, redis-server), per process.
     With a database name, PostgreSQL backends (and autovacuum workers) of other
     databases are left out: on a shared machine they are the neighbours' load."""
-    totals = dict.fromkeys(names, 0.0)
+    totals: dict[str, dict[int, float]] = {name: {} for name in names}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -161,10 +161,17 @@ def comm_cpu_s(names: list[str], database: str | None = None) -> dict[str, float
                 continue
             if comm == "postgres" and database and not ours(entry, database):
                 continue
-            totals[comm] += proc_cpu_s(int(entry.name))
+            totals[comm][int(entry.name)] = proc_cpu_s(int(entry.name))
         except OSError:  # the process ended meanwhile
             continue
     return totals
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two `comm_cpu_s` readings, per process: a process
+    that ended in between is left out (its CPU is gone with it; summing totals
+    instead made the figure negative), one that started counts whole."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def ours(entry: Path, database: str) -> bool:
@@ -411,7 +418,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     )
     watched = 0.0
     for name in args.watch:
-        used = others1[name] - others0[name]
+        used = cpu_delta(others0[name], others1[name])
         watched += used
         mine = f" (database {database} only)" if name == "postgres" and database else ""
         print(
