@@ -73,36 +73,13 @@ def cmd_setup(args: argparse.Namespace) -> None:
     """Chargers, each with connector 1 and one active session (the transaction id
     TX-<charge point id>). Bulk inserts: the rows only need to exist."""
     _django()
-    from apps.access.models import AccessPolicy
-    from apps.chargers.models import Charger, ChargingSession, Connector
-    from apps.sites.models import Organization, Property, Zone
+    from fleet import bench_chargers, bench_zone
 
-    org, _ = Organization.objects.get_or_create(
-        slug="meter-bench", defaults={"name": "Meter storage benchmark"}
-    )
-    prop, _ = Property.objects.get_or_create(
-        organization=org,
-        name="Meter benchmark depot",
-        defaults={"city": "Loopback", "country": "US", "time_zone": "UTC", "grid_limit_w": 10**9},
-    )
-    zone, _ = Zone.objects.get_or_create(
-        property=prop, name="Meter benchmark zone", defaults={"kind": Zone.Kind.PUBLIC}
-    )
-    AccessPolicy.objects.get_or_create(zone=zone, admits=AccessPolicy.Admits.PUBLIC)
+    from apps.chargers.models import ChargingSession, Connector
+
+    zone = bench_zone(slug="meter-bench", label="Meter benchmark")
     ids = charger_ids(args.prefix, args.count)
-    Charger.objects.bulk_create(
-        [Charger(charge_point_id=cp, zone=zone, max_power_w=7_400, phases=1) for cp in ids],
-        ignore_conflicts=True,
-        batch_size=1000,
-    )
-    chargers = dict(
-        Charger.objects.filter(charge_point_id__in=ids).values_list("pk", "charge_point_id")
-    )
-    Connector.objects.bulk_create(
-        [Connector(charger_id=pk, connector_id=1) for pk in chargers],
-        ignore_conflicts=True,
-        batch_size=1000,
-    )
+    chargers = bench_chargers(zone, ids)
     connectors = dict(
         Connector.objects.filter(charger_id__in=chargers, connector_id=1).values_list(
             "charger_id", "pk"

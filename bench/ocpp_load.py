@@ -222,39 +222,21 @@ def cmd_setup(args: argparse.Namespace) -> None:
     import django
 
     django.setup()
-    from apps.access.models import AccessPolicy, IdToken
-    from apps.chargers.models import Charger, Connector
-    from apps.sites.models import Organization, Property, Zone
+    from fleet import bench_chargers, bench_zone
 
-    org, _ = Organization.objects.get_or_create(
-        slug="load-bench", defaults={"name": "Load benchmark"}
-    )
-    prop, _ = Property.objects.get_or_create(
-        organization=org,
-        name="Benchmark depot",
-        defaults={"city": "Loopback", "country": "US", "time_zone": "UTC", "grid_limit_w": 10**9},
-    )
-    zone, _ = Zone.objects.get_or_create(
-        property=prop, name="Benchmark zone", defaults={"kind": Zone.Kind.PUBLIC}
-    )
-    AccessPolicy.objects.get_or_create(zone=zone, admits=AccessPolicy.Admits.PUBLIC)
+    from apps.access.models import IdToken
+
+    zone = bench_zone(slug="load-bench", label="Benchmark")
     ids = [f"{args.prefix}{n:05d}" for n in range(1, args.count + 1)]
     IdToken.objects.bulk_create(
-        [IdToken(organization=org, uid=bench_tag(n)) for n in range(1, args.count + 1)],
+        [
+            IdToken(organization=zone.property.organization, uid=bench_tag(n))
+            for n in range(1, args.count + 1)
+        ],
         ignore_conflicts=True,
         batch_size=1000,
     )
-    Charger.objects.bulk_create(
-        [Charger(charge_point_id=cp, zone=zone, max_power_w=7_400, phases=1) for cp in ids],
-        ignore_conflicts=True,
-        batch_size=1000,
-    )
-    chargers = Charger.objects.filter(charge_point_id__in=ids).values_list("pk", flat=True)
-    Connector.objects.bulk_create(
-        [Connector(charger_id=pk, connector_id=1) for pk in chargers],
-        ignore_conflicts=True,
-        batch_size=1000,
-    )
+    bench_chargers(zone, ids)
     print(f"{len(ids)} chargers {ids[0]}..{ids[-1]} registered, with tags {bench_tag(1)}...")
 
 

@@ -243,35 +243,45 @@ _message_logs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MessageLog] 
 )
 
 
-def meter_writer() -> MeterWriter:
-    """This loop's group writer of MeterValues (both versions)."""
+def _group_writer(
+    writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupWriter[T, R]],
+    *,
+    name: str,
+    store: Callable[..., Sequence[R]],
+    argument: str,
+) -> GroupWriter[T, R]:
+    """This loop's writer in `writers`, made on first use. Every group writer
+    gathers for the same window and at most as many messages (settings
+    OCPP_METER_BATCH_WINDOW_MS, OCPP_METER_BATCH_MAX)."""
     loop = asyncio.get_running_loop()
-    writer = _meter_writers.get(loop)
+    writer = writers.get(loop)
     if writer is None:
-        writer = _meter_writers[loop] = MeterWriter(
-            name="meter-values",
-            store=meter_samples_record_many,
-            argument="reports",
+        writer = writers[loop] = GroupWriter(
+            name=name,
+            store=store,
+            argument=argument,
             window_s=settings.OCPP_METER_BATCH_WINDOW_MS / 1000,
             max_items=settings.OCPP_METER_BATCH_MAX,
         )
     return writer
+
+
+def meter_writer() -> MeterWriter:
+    """This loop's group writer of MeterValues (both versions)."""
+    return _group_writer(
+        _meter_writers, name="meter-values", store=meter_samples_record_many, argument="reports"
+    )
 
 
 def session_event_writer() -> SessionEventWriter:
     """This loop's group writer of 2.0.1 TransactionEvents (the groupable ones:
-    services.session_event_groupable). Same window and size as the meter values'."""
-    loop = asyncio.get_running_loop()
-    writer = _session_event_writers.get(loop)
-    if writer is None:
-        writer = _session_event_writers[loop] = SessionEventWriter(
-            name="transaction-events",
-            store=session_events_record_many,
-            argument="events",
-            window_s=settings.OCPP_METER_BATCH_WINDOW_MS / 1000,
-            max_items=settings.OCPP_METER_BATCH_MAX,
-        )
-    return writer
+    services.session_event_groupable)."""
+    return _group_writer(
+        _session_event_writers,
+        name="transaction-events",
+        store=session_events_record_many,
+        argument="events",
+    )
 
 
 def message_log_for_loop() -> MessageLog | None:
