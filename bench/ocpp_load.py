@@ -72,6 +72,7 @@ from ocpp_load_client import (  # noqa: E402
     Plan,
     Stats,
     bench_tag,
+    loop_monitor,
     watchdog,
 )
 
@@ -104,8 +105,10 @@ def worker(ids: list[tuple[int, str]], plan: Plan, seed: int, out: Any) -> None:
     async def main() -> None:
         chargers = [Charger(cp, i, plan, stats, random.Random(rng.random())) for i, cp in ids]  # noqa: S311
         dog = asyncio.create_task(watchdog(chargers))
+        monitor = asyncio.create_task(loop_monitor(plan, stats))
         await asyncio.gather(*(c.run() for c in chargers))
         dog.cancel()
+        monitor.cancel()
 
     try:
         asyncio.run(main())
@@ -388,6 +391,12 @@ def cmd_run(args: argparse.Namespace) -> None:
     print(
         f"round trip, all        p50 {percentile(everything, 50):.2f} ms  "
         f"p95 {percentile(everything, 95):.2f} ms  p99 {percentile(everything, 99):.2f} ms"
+    )
+    lags = stats.client_lag_ms
+    print(
+        f"client loop lag        p50 {percentile(lags, 50):.2f} ms  p99 {percentile(lags, 99):.2f}"
+        f" ms  max {max(lags, default=0):.2f} ms  (how late the load client ran: part of every"
+        " round trip above)"
     )
     print(
         f"CALLERRORs {stats.call_errors}, timeouts {stats.timeouts}, "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
 import math
 import random
@@ -128,6 +129,9 @@ class Stats:
     held_events: list[tuple[float, int]] = field(default_factory=list)  # (time, +1/-1)
     per_charger: list[tuple[int, float]] = field(default_factory=list)  # attempts, first ok
     cpu_s: float = 0.0
+    # How late this process's event loop woke up, sampled every LAG_SAMPLE_S in the
+    # window: a late client inflates the round trips it measures.
+    client_lag_ms: list[float] = field(default_factory=list)
 
     COUNTERS = (
         "connected",
@@ -153,6 +157,7 @@ class Stats:
         for action, values in other.latencies_ms.items():
             self.latencies_ms.setdefault(action, []).extend(values)
         self.connect_ms.extend(other.connect_ms)
+        self.client_lag_ms.extend(other.client_lag_ms)
         self.held_events.extend(other.held_events)
         self.per_charger.extend(other.per_charger)
         self.cpu_s += other.cpu_s
@@ -561,6 +566,31 @@ class Charger:
                 missed = int((now - next_hb) // plan.heartbeat_s) + 1
                 self.stats.missed_slots += missed
                 next_hb += missed * plan.heartbeat_s
+
+
+LAG_SAMPLE_S = 0.05
+CLIENT_FREEZE_S = 10.0
+
+
+async def loop_monitor(plan: Plan, stats: Stats) -> None:
+    """Sample how late this client's event loop runs (in the window), and keep the
+    client's own full garbage collections short: with 5,000 chargers per process
+    they stop it for a large part of a second, which the round trips would count
+    against the server. Freezing every CLIENT_FREEZE_S, as the server does
+    (apps/ocpp_consumer/heap.py); a benchmark process ends before the cycles of
+    dropped connections that stay frozen matter."""
+    frozen_at = time.monotonic()
+    while True:
+        before = time.monotonic()
+        await asyncio.sleep(LAG_SAMPLE_S)
+        now = time.monotonic()
+        start, end = plan.bounds()
+        if start <= time.time() < end:
+            stats.client_lag_ms.append((now - before - LAG_SAMPLE_S) * 1000)
+        if now - frozen_at >= CLIENT_FREEZE_S:
+            frozen_at = now
+            gc.collect()
+            gc.freeze()
 
 
 async def watchdog(chargers: list[Charger]) -> None:

@@ -30,6 +30,7 @@ from apps.ocpp_consumer.handlers.base import HandlerBase
 from apps.ocpp_consumer.handlers.orm import domain
 from apps.ocpp_consumer.handlers.v16 import Handler16
 from apps.ocpp_consumer.handlers.v201 import Handler201
+from apps.ocpp_consumer.heap import keeper
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.cp = handler_class(self.charger, _Socket(self), response_timeout=RESPONSE_TIMEOUT_S)
         self._seen_written_at = self._connected_at = at
         await self.accept(subprotocol=chosen)
+        keeper.charger_connected()
         if admission.replaced_channel:
             # The charger reconnected while its old socket looked open: the new
             # connection wins, the old consumer (in whichever process) closes.
@@ -282,6 +284,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             task.cancel()
         if self.charger is None or self.cp is None:
             return
+        keeper.charger_disconnected()
         await domain(services.charger_disconnected)(
             charger=self.charger, channel_name=self.channel_name, at=timezone.now()
         )

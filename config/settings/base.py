@@ -275,6 +275,10 @@ OCPP_METER_BATCH_MAX = env_int("OCPP_METER_BATCH_MAX", 500)
 OCPP_MESSAGE_LOG = env_bool("OCPP_MESSAGE_LOG", True)
 OCPP_MESSAGE_LOG_BUFFER = env_int("OCPP_MESSAGE_LOG_BUFFER", 50_000)
 OCPP_MESSAGE_LOG_DAYS = env_int("OCPP_MESSAGE_LOG_DAYS", 7)
+# Seconds between freezes of the surviving objects in an OCPP server process, so
+# that full garbage collections stay short with thousands of chargers connected
+# (apps/ocpp_consumer/heap.py; 0: the collector runs unmanaged).
+OCPP_GC_FREEZE_INTERVAL_S = env_int("OCPP_GC_FREEZE_INTERVAL_S", 10)
 
 # Outbound webhooks (docs/webhooks.md). Plain http and loopback/private addresses
 # are for development and tests only; link-local addresses are refused always.

@@ -34,3 +34,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # remedies) run in the test's process, with or without REDIS_URL. The cross-process
 # tests start their own processes.
 CELERY_TASK_ALWAYS_EAGER = True
+
+# The end-to-end servers run inside the pytest process: freezing its heap would
+# keep every test's garbage cycles. The keeper's tests switch it on themselves.
+OCPP_GC_FREEZE_INTERVAL_S = 0

@@ -1,0 +1,147 @@
+"""Short garbage collections in a server process that holds thousands of chargers.
+
+Every connected charger keeps a few hundred Python objects alive for as long as
+it stays connected (its consumer and handler, daphne's and autobahn's protocol
+objects, buffers). CPython's full collection walks all of them, and while it
+does the event loop stands still: with 5,000 chargers in a process that was
+1.1-1.4 million objects and 0.8-1.2 s per full collection, a few times a
+minute, and it was the whole p99 of the round trip (docs/benchmarks.md).
+
+The keeper moves what has survived into the collector's permanent generation
+(`gc.freeze()`) every `OCPP_GC_FREEZE_INTERVAL_S`, after a collection that by
+then only has to walk what is younger than the interval. Frozen objects are
+still freed by reference counting; only garbage *cycles* among them are not,
+and a charger that disconnects leaves its connection's cycles behind. So once
+enough chargers have disconnected since the last time (`reclaim_due`), the keeper
+unfreezes everything and collects it all once: one long pause per wave of
+disconnections, instead of one every few seconds with the fleet connected.
+
+One keeper per process (`keeper`), started by the first consumer on the server's
+event loop and run only there, so plain counters suffice. It never asks
+`gc.get_freeze_count()`: that walks the whole frozen list, ~50 ms for a million
+objects (measured with py-spy on a server holding 5,000 chargers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FREEZE_INTERVAL_S = 10.0
+# A full reclaim is due once this many chargers have disconnected since the last
+# one, or this fraction of those connected, whichever is more: the garbage left
+# frozen stays a fraction of what the fleet holds anyway, and a reconnect wave
+# costs one reclaim, not one per charger.
+RECLAIM_MIN_DISCONNECTS = 200
+RECLAIM_FRACTION = 0.25
+# Collections that stop the loop longer than this are logged as warnings.
+SLOW_COLLECTION_S = 0.1
+
+
+def reclaim_due(*, disconnects: int, connected: int) -> bool:
+    """Whether the garbage that disconnected chargers left frozen is worth one
+    full collection (a pause of about 0.2 s per 1,000 connected chargers)."""
+    return disconnects >= max(RECLAIM_MIN_DISCONNECTS, RECLAIM_FRACTION * connected)
+
+
+@dataclass
+class KeeperStats:
+    """What the keeper did since the process started (logs and benchmarks)."""
+
+    freezes: int = 0
+    reclaims: int = 0
+    longest_freeze_s: float = 0.0
+    longest_reclaim_s: float = 0.0
+
+
+class HeapKeeper:
+    def __init__(self) -> None:
+        self.connected = 0
+        self.disconnects = 0  # since the last reclaim
+        self.stats = KeeperStats()
+        self._timer: asyncio.TimerHandle | None = None
+
+    @staticmethod
+    def interval_s() -> float:
+        return float(getattr(settings, "OCPP_GC_FREEZE_INTERVAL_S", DEFAULT_FREEZE_INTERVAL_S))
+
+    @property
+    def running(self) -> bool:
+        return self._timer is not None
+
+    def charger_connected(self) -> None:
+        """Count a charger in, and start the keeper on this event loop the first time."""
+        self.connected += 1
+        if self._timer is None and self.interval_s() > 0:
+            self._schedule()
+
+    def charger_disconnected(self) -> None:
+        self.connected -= 1
+        self.disconnects += 1
+
+    def stop(self) -> None:
+        """Stop ticking and hand every frozen object back to the collector (tests,
+        and a server that shuts its OCPP side down)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        gc.unfreeze()
+
+    def tick(self) -> None:
+        """Freeze what survived since the last tick, or reclaim everything when
+        enough chargers have gone. Runs on the event loop: the pause is the loop's."""
+        if reclaim_due(disconnects=self.disconnects, connected=self.connected):
+            self._reclaim()
+        else:
+            self._freeze()
+
+    def _schedule(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(self.interval_s(), self._run)
+
+    def _run(self) -> None:
+        try:
+            self.tick()
+        except Exception:
+            log.exception("Garbage collector keeper failed; collections run unmanaged")
+            gc.unfreeze()
+            self._timer = None
+            return
+        self._schedule()
+
+    def _freeze(self) -> None:
+        started = time.perf_counter()
+        gc.collect()  # walks only the objects not frozen yet: the interval's survivors
+        gc.freeze()
+        took = time.perf_counter() - started
+        self.stats.freezes += 1
+        self.stats.longest_freeze_s = max(self.stats.longest_freeze_s, took)
+        if took > SLOW_COLLECTION_S:
+            log.warning("Collecting before a freeze took %.0f ms", took * 1000)
+
+    def _reclaim(self) -> None:
+        started = time.perf_counter()
+        disconnects, self.disconnects = self.disconnects, 0
+        gc.unfreeze()
+        freed = gc.collect()
+        gc.freeze()
+        took = time.perf_counter() - started
+        self.stats.reclaims += 1
+        self.stats.longest_reclaim_s = max(self.stats.longest_reclaim_s, took)
+        log.info(
+            "Reclaimed the garbage of %d disconnected charger(s): %d objects freed "
+            "in %.0f ms, %d chargers connected",
+            disconnects,
+            freed,
+            took * 1000,
+            self.connected,
+        )
+
+
+keeper = HeapKeeper()

@@ -1,0 +1,141 @@
+"""The garbage collector keeper (apps/ocpp_consumer/heap.py): survivors are frozen
+so that full collections stay short, and the cycles that disconnected chargers
+leave frozen are reclaimed once enough of them have gone. The collector is the
+real one; the end-to-end test runs the keeper in a real daphne server."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import weakref
+from collections.abc import Iterator
+
+import pytest
+from ocpp.v16 import call as c16
+
+from apps.ocpp_consumer import heap
+from apps.ocpp_consumer.heap import RECLAIM_FRACTION, RECLAIM_MIN_DISCONNECTS, HeapKeeper
+from tests import factories
+from tests.ocpp_consumer.conftest import run, wait_for
+from tests.ocpp_consumer.stations import station
+
+
+class Node:
+    """A garbage cycle in the making: it refers to itself."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.fixture
+def local_keeper() -> Iterator[HeapKeeper]:
+    """A keeper of this test's own; whatever it froze is handed back afterwards."""
+    keeper = HeapKeeper()
+    yield keeper
+    gc.unfreeze()
+
+
+def test_reclaim_due_waits_for_a_wave_of_disconnections():
+    assert not heap.reclaim_due(disconnects=0, connected=0)
+    assert not heap.reclaim_due(disconnects=RECLAIM_MIN_DISCONNECTS - 1, connected=10)
+    assert heap.reclaim_due(disconnects=RECLAIM_MIN_DISCONNECTS, connected=10)
+    # With a large fleet the bar is a fraction of what is connected.
+    connected = 10 * RECLAIM_MIN_DISCONNECTS
+    bar = int(RECLAIM_FRACTION * connected)
+    assert not heap.reclaim_due(disconnects=bar - 1, connected=connected)
+    assert heap.reclaim_due(disconnects=bar, connected=connected)
+
+
+def test_keeper_tick_freezes_the_survivors(local_keeper):
+    gc.unfreeze()
+    survivor = Node()
+    local_keeper.tick()
+    assert gc.get_freeze_count() > 0
+    assert local_keeper.stats.freezes == 1
+    assert local_keeper.stats.reclaims == 0
+    # Frozen objects are out of the collector's reach: a cycle that becomes
+    # garbage after the freeze stays until a reclaim.
+    ref = weakref.ref(survivor)
+    del survivor
+    gc.collect()
+    assert ref() is not None
+
+
+def test_keeper_collects_young_garbage_before_freezing(local_keeper):
+    gc.unfreeze()
+    garbage = Node()
+    ref = weakref.ref(garbage)
+    del garbage  # a cycle: reference counting alone cannot free it
+    assert ref() is not None
+    local_keeper.tick()
+    assert ref() is None
+
+
+def test_keeper_reclaims_frozen_cycles_after_enough_disconnections(local_keeper, caplog):
+    caplog.set_level(logging.INFO, logger="apps.ocpp_consumer.heap")
+    gc.unfreeze()
+    connection = Node()  # what a connected charger keeps alive
+    local_keeper.charger_connected()
+    local_keeper.tick()
+    ref = weakref.ref(connection)
+    del connection  # the charger goes
+    for _ in range(RECLAIM_MIN_DISCONNECTS - 1):
+        local_keeper.charger_connected()
+    for _ in range(RECLAIM_MIN_DISCONNECTS - 1):
+        local_keeper.charger_disconnected()
+    local_keeper.tick()
+    assert ref() is not None, "not yet due: the cycle stays frozen"
+    local_keeper.charger_disconnected()
+    local_keeper.tick()
+    assert ref() is None
+    assert local_keeper.stats.reclaims == 1
+    assert local_keeper.disconnects == 0
+    assert local_keeper.connected == 0
+    assert gc.get_freeze_count() > 0, "what is still alive is frozen again"
+    assert f"garbage of {RECLAIM_MIN_DISCONNECTS} disconnected charger(s)" in caplog.text
+
+
+def test_keeper_with_interval_zero_never_starts(settings, local_keeper):
+    settings.OCPP_GC_FREEZE_INTERVAL_S = 0
+    local_keeper.charger_connected()
+    assert not local_keeper.running
+
+
+async def _wait_for_freeze(keeper: HeapKeeper, after: int) -> None:
+    for _ in range(50):
+        if keeper.stats.freezes > after:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the keeper did not freeze within 5 s")
+
+
+def test_server_keeper_freezes_while_chargers_are_served(ocpp_server, settings):
+    """In a real server: the first charger starts the keeper on the server's loop,
+    it freezes every interval, and the charger is answered throughout."""
+    settings.OCPP_GC_FREEZE_INTERVAL_S = 1
+    factories.ChargerFactory(charge_point_id="CP-GC1")
+    keeper = heap.keeper
+    freezes_before = keeper.stats.freezes
+    connected_before = keeper.connected
+
+    async def charger() -> list[str]:
+        answers = []
+        async with station(ocpp_server.url("CP-GC1")) as cp:
+            assert keeper.connected == connected_before + 1
+            for _ in range(3):
+                answers.append((await cp.call(c16.Heartbeat(), suppress=False)).current_time)
+                await _wait_for_freeze(keeper, after=keeper.stats.freezes)
+        return answers
+
+    async def stop() -> None:
+        keeper.stop()
+
+    try:
+        answers = run(charger(), timeout=30)
+        assert len(answers) == 3 and all(answers)
+        assert keeper.stats.freezes >= freezes_before + 3
+        assert wait_for(lambda: keeper.connected == connected_before, 5)
+    finally:
+        ocpp_server.on_server_loop(stop())
+    assert not keeper.running
