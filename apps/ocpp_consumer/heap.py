@@ -12,9 +12,10 @@ The keeper moves what has survived into the collector's permanent generation
 then only has to walk what is younger than the interval. Frozen objects are
 still freed by reference counting; only garbage *cycles* among them are not,
 and a charger that disconnects leaves its connection's cycles behind. So once
-enough chargers have disconnected since the last time (`reclaim_due`), the keeper
-unfreezes everything and collects it all once: one long pause per wave of
-disconnections, instead of one every few seconds with the fleet connected.
+enough chargers have disconnected since the last time, or an hour has passed
+(`reclaim_due`), the keeper unfreezes everything and collects it all once: one
+long pause per wave of disconnections or per hour, instead of one every few
+seconds with the fleet connected.
 
 One keeper per process (`keeper`), started by the first consumer on the server's
 event loop and run only there, so plain counters suffice. It never asks
@@ -34,21 +35,27 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FREEZE_INTERVAL_S = 10.0
+DEFAULT_FREEZE_INTERVAL_S = 5.0
 # A full reclaim is due once this many chargers have disconnected since the last
 # one, or this fraction of those connected, whichever is more: the garbage left
 # frozen stays a fraction of what the fleet holds anyway, and a reconnect wave
 # costs one reclaim, not one per charger.
 RECLAIM_MIN_DISCONNECTS = 200
 RECLAIM_FRACTION = 0.25
+# And at least this often whatever happened: cycles that lived longer than the
+# interval before becoming garbage (a command that timed out, a failed call) were
+# frozen too.
+RECLAIM_MAX_AGE_S = 3600.0
 # Collections that stop the loop longer than this are logged as warnings.
 SLOW_COLLECTION_S = 0.1
 
 
-def reclaim_due(*, disconnects: int, connected: int) -> bool:
-    """Whether the garbage that disconnected chargers left frozen is worth one
-    full collection (a pause of about 0.2 s per 1,000 connected chargers)."""
-    return disconnects >= max(RECLAIM_MIN_DISCONNECTS, RECLAIM_FRACTION * connected)
+def reclaim_due(*, disconnects: int, connected: int, age_s: float) -> bool:
+    """Whether the garbage left frozen since the last reclaim, `age_s` ago, is worth
+    one full collection (a pause of about 0.2-0.4 s per 1,000 connected chargers)."""
+    return age_s >= RECLAIM_MAX_AGE_S or disconnects >= max(
+        RECLAIM_MIN_DISCONNECTS, RECLAIM_FRACTION * connected
+    )
 
 
 @dataclass
@@ -65,6 +72,7 @@ class HeapKeeper:
     def __init__(self) -> None:
         self.connected = 0
         self.disconnects = 0  # since the last reclaim
+        self.reclaimed_at = time.monotonic()
         self.stats = KeeperStats()
         self._timer: asyncio.TimerHandle | None = None
 
@@ -97,7 +105,8 @@ class HeapKeeper:
     def tick(self) -> None:
         """Freeze what survived since the last tick, or reclaim everything when
         enough chargers have gone. Runs on the event loop: the pause is the loop's."""
-        if reclaim_due(disconnects=self.disconnects, connected=self.connected):
+        age_s = time.monotonic() - self.reclaimed_at
+        if reclaim_due(disconnects=self.disconnects, connected=self.connected, age_s=age_s):
             self._reclaim()
         else:
             self._freeze()
@@ -131,6 +140,7 @@ class HeapKeeper:
         gc.unfreeze()
         freed = gc.collect()
         gc.freeze()
+        self.reclaimed_at = time.monotonic()
         took = time.perf_counter() - started
         self.stats.reclaims += 1
         self.stats.longest_reclaim_s = max(self.stats.longest_reclaim_s, took)

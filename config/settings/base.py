@@ -278,7 +278,7 @@ OCPP_MESSAGE_LOG_DAYS = env_int("OCPP_MESSAGE_LOG_DAYS", 7)
 # Seconds between freezes of the surviving objects in an OCPP server process, so
 # that full garbage collections stay short with thousands of chargers connected
 # (apps/ocpp_consumer/heap.py; 0: the collector runs unmanaged).
-OCPP_GC_FREEZE_INTERVAL_S = env_int("OCPP_GC_FREEZE_INTERVAL_S", 10)
+OCPP_GC_FREEZE_INTERVAL_S = env_int("OCPP_GC_FREEZE_INTERVAL_S", 5)
 
 # Outbound webhooks (docs/webhooks.md). Plain http and loopback/private addresses
 # are for development and tests only; link-local addresses are refused always.

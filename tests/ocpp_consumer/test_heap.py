@@ -15,7 +15,12 @@ import pytest
 from ocpp.v16 import call as c16
 
 from apps.ocpp_consumer import heap
-from apps.ocpp_consumer.heap import RECLAIM_FRACTION, RECLAIM_MIN_DISCONNECTS, HeapKeeper
+from apps.ocpp_consumer.heap import (
+    RECLAIM_FRACTION,
+    RECLAIM_MAX_AGE_S,
+    RECLAIM_MIN_DISCONNECTS,
+    HeapKeeper,
+)
 from tests import factories
 from tests.ocpp_consumer.conftest import run, wait_for
 from tests.ocpp_consumer.stations import station
@@ -37,14 +42,36 @@ def local_keeper() -> Iterator[HeapKeeper]:
 
 
 def test_reclaim_due_waits_for_a_wave_of_disconnections():
-    assert not heap.reclaim_due(disconnects=0, connected=0)
-    assert not heap.reclaim_due(disconnects=RECLAIM_MIN_DISCONNECTS - 1, connected=10)
-    assert heap.reclaim_due(disconnects=RECLAIM_MIN_DISCONNECTS, connected=10)
+    due = heap.reclaim_due
+    assert not due(disconnects=0, connected=0, age_s=0)
+    assert not due(disconnects=RECLAIM_MIN_DISCONNECTS - 1, connected=10, age_s=0)
+    assert due(disconnects=RECLAIM_MIN_DISCONNECTS, connected=10, age_s=0)
     # With a large fleet the bar is a fraction of what is connected.
     connected = 10 * RECLAIM_MIN_DISCONNECTS
     bar = int(RECLAIM_FRACTION * connected)
-    assert not heap.reclaim_due(disconnects=bar - 1, connected=connected)
-    assert heap.reclaim_due(disconnects=bar, connected=connected)
+    assert not due(disconnects=bar - 1, connected=connected, age_s=0)
+    assert due(disconnects=bar, connected=connected, age_s=0)
+
+
+def test_reclaim_due_at_least_every_max_age():
+    due = heap.reclaim_due
+    assert not due(disconnects=0, connected=5000, age_s=RECLAIM_MAX_AGE_S - 1)
+    assert due(disconnects=0, connected=5000, age_s=RECLAIM_MAX_AGE_S)
+
+
+def test_keeper_reclaims_after_max_age_without_disconnections(local_keeper):
+    gc.unfreeze()
+    local_keeper.tick()
+    failed_call = Node()  # garbage that became so after it was frozen
+    local_keeper.tick()
+    ref = weakref.ref(failed_call)
+    del failed_call
+    local_keeper.tick()
+    assert ref() is not None
+    local_keeper.reclaimed_at -= RECLAIM_MAX_AGE_S
+    local_keeper.tick()
+    assert ref() is None
+    assert local_keeper.stats.reclaims == 1
 
 
 def test_keeper_tick_freezes_the_survivors(local_keeper):
