@@ -76,7 +76,7 @@ release: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput
 serve: install
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) --websocket_timeout -1 --websocket_connect_timeout 30 --proxy-headers config.asgi:application
+	$(PY) -m config.asgi_server -b $(HOST) -p $(PORT) --websocket_timeout -1 --websocket_connect_timeout 30 --ping-interval 60 --proxy-headers config.asgi:application
 worker: install
 	$(VENV)/bin/celery -A config worker --loglevel=INFO
 beat: install

@@ -71,13 +71,15 @@ def _daphne() -> OcppServer:
     if _SERVER is not None:
         return _SERVER
     # Imported here: daphne.server installs Twisted's asyncio reactor on import.
-    from daphne.server import Server, twisted_loop
+    # The server production runs (config/asgi_server.py).
+    from daphne.server import twisted_loop
 
     from config.asgi import application
+    from config.asgi_server import PacedServer
 
     state = OcppServer()
     ready = threading.Event()
-    server = Server(
+    server = PacedServer(
         application=application,
         endpoints=["tcp:port=0:interface=127.0.0.1"],
         signal_handlers=False,

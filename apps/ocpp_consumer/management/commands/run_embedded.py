@@ -87,10 +87,11 @@ class Command(BaseCommand):
         # which must happen before anything else imports a reactor.
         from daphne.access import AccessLogGenerator
         from daphne.endpoints import build_endpoint_description_strings
-        from daphne.server import Server, twisted_loop
+        from daphne.server import twisted_loop
         from twisted.internet import reactor, threads
 
         from config.asgi import application
+        from config.asgi_server import PacedServer
         from config.celery import app as celery_app
         from config.embedded import EmbeddedScheduler, celery_tasks, jobs_from_schedule
 
@@ -114,7 +115,7 @@ class Command(BaseCommand):
             # lives: commands they send reach the chargers (config/embedded.py).
             scheduler = EmbeddedScheduler(jobs, loop=twisted_loop)
 
-        server = Server(
+        server = PacedServer(
             application=application,
             endpoints=build_endpoint_description_strings(host=host, port=port),
             signal_handlers=False,  # ours, below
