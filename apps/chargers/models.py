@@ -251,7 +251,12 @@ class MeterSample(models.Model):
     grow to millions of rows."""
 
     id = models.BigAutoField(primary_key=True)
-    charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="meter_samples")
+    # No index of their own: the unique reading's index starts with the charger and
+    # chargers_sample_session_time with the session. Every index is written for
+    # every sampled value, the hottest insert of the system.
+    charger = models.ForeignKey(
+        Charger, on_delete=models.CASCADE, related_name="meter_samples", db_index=False
+    )
     connector_id = models.PositiveSmallIntegerField(help_text="0: the charger's main meter.")
     session = models.ForeignKey(
         ChargingSession,
@@ -259,6 +264,7 @@ class MeterSample(models.Model):
         null=True,
         blank=True,
         related_name="meter_samples",
+        db_index=False,
     )
     sampled_at = models.DateTimeField()
     measurand = models.CharField(max_length=48, default="Energy.Active.Import.Register")
@@ -445,7 +451,10 @@ class OcppMessage(models.Model):
         ERROR = 4, "Error"
 
     id = models.BigAutoField(primary_key=True)
-    charger = models.ForeignKey(Charger, on_delete=models.CASCADE, related_name="ocpp_messages")
+    # No index of its own: chargers_ocppmsg_charger_time starts with the charger.
+    charger = models.ForeignKey(
+        Charger, on_delete=models.CASCADE, related_name="ocpp_messages", db_index=False
+    )
     direction = models.CharField(max_length=3, choices=Direction.choices)
     message_type = models.PositiveSmallIntegerField(choices=MessageType.choices, null=True)
     action = models.CharField(
