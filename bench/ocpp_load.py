@@ -5,10 +5,12 @@ docs/benchmarks.md for the recorded numbers and bench/README.md for the steps.
 
     # 1. chargers the server knows (same DATABASE_URL as the server):
     .venv/bin/python bench/ocpp_load.py setup --count 10000
-    # 2. the server (another shell), e.g. PostgreSQL + Redis mode:
+    # 2. the server (another shell), e.g. PostgreSQL + Redis mode, as `make serve`
+    #    runs it (docs/benchmarks.md, "How to run it", has the full environment):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/plugboard_bench \\
-      REDIS_URL=redis://127.0.0.1:6379/5 .venv/bin/daphne -b 127.0.0.1 -p 8100 \\
-      --websocket_timeout -1 config.asgi:application
+      REDIS_URL=redis://127.0.0.1:6379/5 .venv/bin/python -m config.asgi_server \\
+      -b 127.0.0.1 -p 8100 --websocket_timeout -1 --websocket_connect_timeout 30 \\
+      --ping-interval 60 config.asgi:application
     # 3. the load:
     .venv/bin/python bench/ocpp_load.py run --url ws://127.0.0.1:8100 --count 10000 \\
       --heartbeat 300 --meter-interval 60 --ramp 500 --duration 60 --server-pid <daphne pid>

@@ -283,6 +283,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         for task in list(getattr(self, "_tasks", ())):
             task.cancel()
         if self.charger is None or self.cp is None:
+            keeper.connection_refused()
             return
         keeper.charger_disconnected()
         await domain(services.charger_disconnected)(

@@ -94,6 +94,11 @@ class HeapKeeper:
         self.connected -= 1
         self.disconnects += 1
 
+    def connection_refused(self) -> None:
+        """A connection that ended before it was accepted (refused, shed, failed):
+        its objects may be frozen garbage too, and a reconnect storm makes many."""
+        self.disconnects += 1
+
     def stop(self) -> None:
         """Stop ticking and hand every frozen object back to the collector (tests,
         and a server that shuts its OCPP side down)."""
@@ -145,7 +150,7 @@ class HeapKeeper:
         self.stats.reclaims += 1
         self.stats.longest_reclaim_s = max(self.stats.longest_reclaim_s, took)
         log.info(
-            "Reclaimed the garbage of %d disconnected charger(s): %d objects freed "
+            "Reclaimed the garbage of %d ended connection(s): %d objects freed "
             "in %.0f ms, %d chargers connected",
             disconnects,
             freed,

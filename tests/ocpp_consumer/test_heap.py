@@ -23,7 +23,7 @@ from apps.ocpp_consumer.heap import (
 )
 from tests import factories
 from tests.ocpp_consumer.conftest import run, wait_for
-from tests.ocpp_consumer.stations import station
+from tests.ocpp_consumer.stations import refused_status, station
 
 
 class Node:
@@ -120,7 +120,16 @@ def test_keeper_reclaims_frozen_cycles_after_enough_disconnections(local_keeper,
     assert local_keeper.disconnects == 0
     assert local_keeper.connected == 0
     assert gc.get_freeze_count() > 0, "what is still alive is frozen again"
-    assert f"garbage of {RECLAIM_MIN_DISCONNECTS} disconnected charger(s)" in caplog.text
+    assert f"garbage of {RECLAIM_MIN_DISCONNECTS} ended connection(s)" in caplog.text
+
+
+def test_keeper_counts_refused_connections_toward_a_reclaim(local_keeper):
+    local_keeper.charger_connected()
+    for _ in range(RECLAIM_MIN_DISCONNECTS):
+        local_keeper.connection_refused()
+    assert local_keeper.connected == 1
+    local_keeper.tick()
+    assert local_keeper.stats.reclaims == 1
 
 
 def test_keeper_with_interval_zero_never_starts(settings, local_keeper):
@@ -166,3 +175,12 @@ def test_server_keeper_freezes_while_chargers_are_served(ocpp_server, settings):
     finally:
         ocpp_server.on_server_loop(stop())
     assert not keeper.running
+
+
+def test_server_counts_a_refused_connection_toward_a_reclaim(ocpp_server):
+    keeper = heap.keeper
+    before = keeper.disconnects
+    connected = keeper.connected
+    assert run(refused_status(ocpp_server.url("CP-NOT-REGISTERED"))) == 403
+    assert wait_for(lambda: keeper.disconnects == before + 1, 5)
+    assert keeper.connected == connected
