@@ -21,13 +21,16 @@ import math
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from daphne.cli import CommandLineInterface
 from daphne.server import Server  # installs Twisted's asyncio reactor
 from twisted.internet import reactor
+from twisted.internet.base import ReactorBase
 
 logger = logging.getLogger(__name__)
+# Twisted's global reactor (an asyncio one, installed by daphne.server), typed.
+clock = cast(ReactorBase, reactor)
 
 # Slices per walk, and daphne's own periods for the two walks.
 SLICES = 10
@@ -65,13 +68,13 @@ class PacedServer(Server):  # type: ignore[misc]  # daphne ships no type hints
             details = self.connections.get(protocol)
             if details is not None:
                 self.check_application(protocol, details)
-        reactor.callLater(APPLICATION_CHECK_PERIOD_S / SLICES, self.application_checker)
+        clock.callLater(APPLICATION_CHECK_PERIOD_S / SLICES, self.application_checker)
 
     def timeout_checker(self) -> None:
         for protocol in self._timeout_round.next_slice(self.connections):
             if protocol in self.connections:
                 protocol.check_timeouts()
-        reactor.callLater(TIMEOUT_CHECK_PERIOD_S / SLICES, self.timeout_checker)
+        clock.callLater(TIMEOUT_CHECK_PERIOD_S / SLICES, self.timeout_checker)
 
     def check_application(self, protocol: Any, details: dict[str, Any]) -> None:
         """One connection's application instance: cancelled when its client left

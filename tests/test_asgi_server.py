@@ -77,7 +77,7 @@ def test_timeout_checker_checks_a_slice_and_skips_closed_connections(monkeypatch
     paced = server()
     scheduled: list[float] = []
     monkeypatch.setattr(
-        "config.asgi_server.reactor.callLater", lambda delay, fn: scheduled.append(delay)
+        "config.asgi_server.clock.callLater", lambda delay, fn: scheduled.append(delay)
     )
     protocols = [Protocol() for _ in range(2 * SLICES)]
     paced.connections = {p: {} for p in protocols}
