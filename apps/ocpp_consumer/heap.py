@@ -36,10 +36,10 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 
 DEFAULT_FREEZE_INTERVAL_S = 5.0
-# A full reclaim is due once this many chargers have disconnected since the last
-# one, or this fraction of those connected, whichever is more: the garbage left
-# frozen stays a fraction of what the fleet holds anyway, and a reconnect wave
-# costs one reclaim, not one per charger.
+# A full reclaim is due once this many connections have ended (disconnected,
+# refused or shed) since the last one, or this fraction of the chargers connected,
+# whichever is more: the garbage left frozen stays a fraction of what the fleet
+# holds anyway, and a reconnect wave costs one reclaim, not one per charger.
 RECLAIM_MIN_DISCONNECTS = 200
 RECLAIM_FRACTION = 0.25
 # And at least this often whatever happened: cycles that lived longer than the
@@ -64,8 +64,6 @@ class KeeperStats:
 
     freezes: int = 0
     reclaims: int = 0
-    longest_freeze_s: float = 0.0
-    longest_reclaim_s: float = 0.0
 
 
 class HeapKeeper:
@@ -135,7 +133,6 @@ class HeapKeeper:
         gc.freeze()
         took = time.perf_counter() - started
         self.stats.freezes += 1
-        self.stats.longest_freeze_s = max(self.stats.longest_freeze_s, took)
         if took > SLOW_COLLECTION_S:
             log.warning("Collecting before a freeze took %.0f ms", took * 1000)
 
@@ -148,7 +145,6 @@ class HeapKeeper:
         self.reclaimed_at = time.monotonic()
         took = time.perf_counter() - started
         self.stats.reclaims += 1
-        self.stats.longest_reclaim_s = max(self.stats.longest_reclaim_s, took)
         log.info(
             "Reclaimed the garbage of %d ended connection(s): %d objects freed "
             "in %.0f ms, %d chargers connected",
