@@ -118,7 +118,7 @@ class PacedServer(Server):  # type: ignore[misc]  # daphne ships no type hints
             protocol.handle_exception(exception)
 
 
-class PacedCommandLineInterface(CommandLineInterface):  # type: ignore[misc]
+class PacedCommandLineInterface(CommandLineInterface):  # type: ignore[misc]  # untyped, as above
     server_class = PacedServer
 
 
