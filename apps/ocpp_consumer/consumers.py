@@ -26,6 +26,7 @@ from ocpp.exceptions import OCPPError
 
 from apps.chargers import services
 from apps.chargers.models import Charger
+from apps.ocpp_consumer.handlers import writers
 from apps.ocpp_consumer.handlers.base import HandlerBase
 from apps.ocpp_consumer.handlers.orm import domain
 from apps.ocpp_consumer.handlers.v16 import Handler16
@@ -253,8 +254,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
 
     async def _seen(self) -> None:
         """Any frame proves the charger alive (a busy charger may skip heartbeats),
-        but last_seen_at is written at most once per SEEN_WRITE_INTERVAL_S per
-        connection: not one UPDATE per meter value. The presence sweep's grace
+        but it is noted at most once per SEEN_WRITE_INTERVAL_S per connection, and
+        written with every other charger's of this process (writers.PresenceLog):
+        not one UPDATE per meter value, nor per charger. The presence sweep's grace
         period allows for that lag."""
         at = timezone.now()
         if (
@@ -264,15 +266,17 @@ class OcppConsumer(AsyncWebsocketConsumer):
             return
         silent_s = (at - self._seen_written_at).total_seconds()
         self._seen_written_at = at
-        # Only a connection silent long enough for the sweep may need reviving:
-        # the common case is one UPDATE.
-        revive = services.may_have_been_swept(silent_s=silent_s, grace_s=services.PRESENCE_GRACE_S)
+        # Only a connection silent long enough for the sweep may need reviving,
+        # which is written at once; the common case waits for the next batch.
+        if not services.may_have_been_swept(silent_s=silent_s, grace_s=services.PRESENCE_GRACE_S):
+            writers.presence_for_loop().note(self.charger.pk, at)
+            return
         try:
             await domain(services.charger_seen)(
                 charger=self.charger,
                 at=at,
-                channel_name=self.channel_name if revive else "",
-                connected_at=self._connected_at if revive else None,
+                channel_name=self.channel_name,
+                connected_at=self._connected_at,
             )
         except Exception:
             # Presence is best effort: the next frame tries again.

@@ -254,3 +254,29 @@ def test_an_old_connection_does_not_come_back_after_a_newer_one():
     stale.refresh_from_db()
     assert stale.channel_name == ""
     assert "Back online" not in " ".join(connection_events(stale))
+
+
+def test_chargers_seen_moves_each_charger_forward_in_one_statement(django_assert_num_queries):
+    now = timezone.now()
+    never = factories.ChargerFactory(last_seen_at=None)
+    older = factories.ChargerFactory(last_seen_at=now - timedelta(minutes=5))
+    newer = factories.ChargerFactory(last_seen_at=now + timedelta(minutes=5))
+    untouched = factories.ChargerFactory(last_seen_at=now - timedelta(hours=1))
+    deleted_pk = untouched.pk + 1000
+
+    queries = 1 if connection.vendor == "postgresql" else 4 + 2  # + SAVEPOINT/RELEASE
+    with django_assert_num_queries(queries):
+        changed = services.chargers_seen(
+            seen={never.pk: now, older.pk: now, newer.pk: now, deleted_pk: now}
+        )
+
+    assert changed == 2
+    seen = dict(Charger.objects.values_list("pk", "last_seen_at"))
+    assert seen[never.pk] == now and seen[older.pk] == now
+    assert seen[newer.pk] == now + timedelta(minutes=5)  # never backwards
+    assert seen[untouched.pk] == now - timedelta(hours=1)
+
+
+def test_chargers_seen_of_nobody_asks_nothing(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert services.chargers_seen(seen={}) == 0

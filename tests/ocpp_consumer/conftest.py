@@ -146,11 +146,11 @@ def settle(timeout: float = 30) -> None:
             raise AssertionError(f"the OCPP server was still busy after {timeout} s")
         time.sleep(0.01)
     if _SERVER is not None:
-        # The raw message log is written in the background: write it out now, so
-        # that no server write is left to race the test's.
-        from apps.ocpp_consumer.handlers.writers import message_log_drain
+        # The raw message log and presence are written in the background: write
+        # them out now, so that no server write is left to race the test's.
+        from apps.ocpp_consumer.handlers.writers import background_writes_drain
 
-        _SERVER.on_server_loop(message_log_drain(), timeout)
+        _SERVER.on_server_loop(background_writes_drain(), timeout)
     if not wait_for(lambda: not Charger.objects.exclude(channel_name="").exists(), timeout):
         online = list(Charger.objects.exclude(channel_name="").values_list("charge_point_id"))
         raise AssertionError(f"chargers still online after {timeout} s: {online}")

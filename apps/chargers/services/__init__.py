@@ -19,6 +19,7 @@ from apps.chargers.services.connections import (
     charger_heartbeat,
     charger_presence_sweep,
     charger_seen,
+    chargers_seen,
     may_have_been_swept,
 )
 from apps.chargers.services.events import (
@@ -102,6 +103,7 @@ __all__ = [
     "charger_presence_sweep",
     "charger_register",
     "charger_seen",
+    "chargers_seen",
     "may_have_been_swept",
     "charger_set_password",
     "connector_status_update",

@@ -4,11 +4,12 @@ notices chargers whose server process died."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -188,12 +189,14 @@ def charger_heartbeat(*, charger: Charger, at: datetime | None = None) -> dateti
 #
 # Every inbound message proves the charger alive, not only Heartbeat: OCPP lets
 # a busy charger skip heartbeats while it sends other messages. The consumer
-# writes `last_seen_at` at most once per SEEN_WRITE_INTERVAL_S per connection,
-# so a charger streaming meter values costs one UPDATE a minute, not one per frame.
+# notes `last_seen_at` at most once per SEEN_WRITE_INTERVAL_S per connection, and
+# the server process writes what its connections noted with one statement a
+# second (`chargers_seen`), so a fleet streaming meter values costs one UPDATE a
+# second per process, not one per charger and minute.
 SEEN_WRITE_INTERVAL_S = 60
 # Silence after which a connected charger is taken as gone: two missed heartbeats,
 # plus the write throttle above (last_seen_at may lag that much behind the truth),
-# plus slack for a slow network.
+# plus slack for a slow network and the second the write may wait.
 PRESENCE_GRACE_S = 2 * HEARTBEAT_INTERVAL_S + SEEN_WRITE_INTERVAL_S + 60
 
 
@@ -235,6 +238,46 @@ def charger_seen(
         if revived:
             log.info("%s back online on its existing connection", charger.charge_point_id)
     return bool(seen)
+
+
+def chargers_seen(*, seen: Mapping[int, datetime]) -> int:
+    """Many chargers (by pk) sent something, each at its time: `charger_seen` for
+    all of them at once, without the revival. Never moves a last_seen_at
+    backwards; a charger deleted meanwhile is skipped. Returns how many chargers'
+    last_seen_at changed.
+
+    One statement on PostgreSQL; elsewhere (SQLite: embedded mode, small fleets)
+    one UPDATE per charger, in one transaction, in pk order."""
+    if not seen:
+        return 0
+    ordered = sorted(seen.items())
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_seen_many_sql(), [[pk for pk, _ in ordered], [at for _, at in ordered]])
+            return cursor.rowcount
+    changed = 0
+    with transaction.atomic():
+        for pk, at in ordered:
+            changed += (
+                Charger.objects.filter(pk=pk)
+                .filter(Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=at))
+                .update(last_seen_at=at)
+            )
+    return changed
+
+
+def _seen_many_sql() -> str:
+    """`chargers_seen`'s statement, built from the model's table and column names
+    (quoted), never from a charger's data: hence the S608 noqa."""
+    quote = connection.ops.quote_name
+    table = quote(Charger._meta.db_table)
+    pk = quote(Charger._meta.pk.column)
+    seen = quote(Charger._meta.get_field("last_seen_at").column)
+    return (
+        f"UPDATE {table} AS c SET {seen} = s.at"  # noqa: S608
+        " FROM unnest(%s::bigint[], %s::timestamptz[]) AS s(pk, at)"
+        f" WHERE c.{pk} = s.pk AND (c.{seen} IS NULL OR c.{seen} < s.at)"
+    )
 
 
 # Clocks of server processes and the sweep's worker may differ a little.

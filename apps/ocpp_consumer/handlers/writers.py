@@ -17,6 +17,11 @@ process):
   It is a copy for people, not domain data: frames go into a bounded in-memory
   buffer and are written in bulk every second (or sooner when many are waiting).
   When the buffer is full, new frames are dropped and counted, never waited for.
+
+- `PresenceLog` keeps when each connected charger was last heard from (any
+  frame proves it alive) and writes that out with one statement a second. Best
+  effort, like the consumer's throttle before it: nothing waits for it, and a
+  failed write is tried again with the next one.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from django.utils import timezone
 
 from apps.chargers.models import OcppMessage
 from apps.chargers.services import message_log
+from apps.chargers.services.connections import chargers_seen
 from apps.chargers.services.meter_samples import MeterReport, meter_samples_record_many
 from apps.chargers.services.session_events import (
     SessionEventReport,
@@ -227,6 +233,58 @@ class MessageLog:
                 self._dropped_reported = self.dropped
 
 
+# --- presence ------------------------------------------------------------------
+
+# How often a server process writes out when its chargers were last heard from.
+PRESENCE_INTERVAL_S = 1.0
+
+
+class PresenceLog:
+    """When each charger was last heard from, by charger pk, and the task that
+    writes it out (`services.chargers_seen`). Bounded by the chargers connected to
+    this process: one entry each."""
+
+    def __init__(self, *, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._seen: dict[int, datetime] = {}
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self.written = 0  # since start: statements that wrote a batch
+        self.failed = 0  # since start: batches whose write failed (tried again)
+
+    def note(self, charger_id: int, at: datetime) -> None:
+        """The charger sent something at `at`; never blocks."""
+        known = self._seen.get(charger_id)
+        if known is None or known < at:
+            self._seen[charger_id] = at
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="ocpp-presence")
+
+    def pending(self) -> int:
+        return len(self._seen)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write out everything noted now (the periodic task, and tests)."""
+        async with self._lock:
+            if not self._seen:
+                return
+            batch, self._seen = self._seen, {}
+            try:
+                await domain(chargers_seen)(seen=batch)
+                self.written += 1
+            except Exception:
+                self.failed += 1
+                log.exception("Recording when %d chargers were last seen failed", len(batch))
+                # Kept for the next write, unless a newer time was noted meanwhile.
+                for charger_id, at in batch.items():
+                    self.note(charger_id, at)
+
+
 # --- one of each per event loop ------------------------------------------------
 
 MeterWriter = GroupWriter[MeterReport, int]
@@ -239,6 +297,9 @@ _session_event_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Ses
     weakref.WeakKeyDictionary()
 )
 _message_logs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MessageLog] = (
+    weakref.WeakKeyDictionary()
+)
+_presence_logs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PresenceLog] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -299,11 +360,22 @@ def message_log_for_loop() -> MessageLog | None:
     return buffer
 
 
-async def message_log_drain() -> None:
-    """Write out this loop's buffered frames now (for tests and shutdown)."""
-    buffer = _message_logs.get(asyncio.get_running_loop())
-    if buffer is not None:
-        await buffer.flush()
+def presence_for_loop() -> PresenceLog:
+    """This process's presence log."""
+    loop = asyncio.get_running_loop()
+    presence = _presence_logs.get(loop)
+    if presence is None:
+        presence = _presence_logs[loop] = PresenceLog(interval_s=PRESENCE_INTERVAL_S)
+    return presence
+
+
+async def background_writes_drain() -> None:
+    """Write out what this loop's message log and presence log hold now (for
+    tests)."""
+    loop = asyncio.get_running_loop()
+    for buffer in (_message_logs.get(loop), _presence_logs.get(loop)):
+        if buffer is not None:
+            await buffer.flush()
 
 
 def frame_kind(text: str) -> int | None:
