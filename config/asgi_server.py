@@ -11,6 +11,8 @@ stopped the loop for ~17 ms and ~39 ms each time (py-spy on a server holding
 waited. `PacedServer` does the same work a tenth at a time, ten times as often:
 each connection is still checked once per period, and no walk stops the loop
 for long.
+
+It also switches off autobahn's colouring of its debug messages (below).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any, cast
 
+import autobahn.util
 from daphne.cli import CommandLineInterface
 from daphne.server import Server  # installs Twisted's asyncio reactor
 from twisted.internet import reactor
@@ -31,6 +34,13 @@ from twisted.internet.base import ReactorBase
 logger = logging.getLogger(__name__)
 # Twisted's global reactor (an asyncio one, installed by daphne.server), typed.
 clock = cast(ReactorBase, reactor)
+
+# autobahn builds the arguments of two debug messages for every frame it reads and
+# every frame it sends, logged or not, colouring three of them with click's
+# style() (click is here for Celery): ~3 % of a server's CPU under a MeterValues
+# load (py-spy, docs/benchmarks.md). Without its flag for click, autobahn's
+# colouring returns the text as it is. Nothing else of autobahn reads the flag.
+autobahn.util._HAS_CLICK = False  # noqa: SLF001
 
 # Slices per walk, and daphne's own periods for the two walks.
 SLICES = 10

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from config import asgi_server
 from config.asgi_server import SLICES, PacedServer, Round
 
 
@@ -154,3 +155,12 @@ def test_launcher_takes_daphnes_arguments():
     assert result.returncode == 0, result.stderr
     assert "--websocket_connect_timeout" in result.stdout
     assert "--ping-interval" in result.stdout
+
+
+def test_autobahn_builds_its_per_frame_debug_arguments_without_colouring_them():
+    # Importing the server module is what switches the colouring off.
+    import autobahn.util
+
+    assert asgi_server.autobahn.util is autobahn.util
+    assert autobahn.util.hl("peer", color="yellow", bold=True) == "peer"
+    assert autobahn.util.hltype(PacedServer.run) == "<config.asgi_server.PacedServer.run>"

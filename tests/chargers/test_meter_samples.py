@@ -12,7 +12,7 @@ from django.db import connection, transaction
 
 from apps.chargers import services
 from apps.chargers.models import MeterSample
-from apps.chargers.services import MeterReport, Sample
+from apps.chargers.services import MeterReport, Sample, meter_samples
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -226,7 +226,7 @@ def test_the_staging_table_outlives_commits_and_is_made_again_after_a_rollback()
     write(3)
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_temp.chargers_metersample_stage")
+        cursor.execute(f"SELECT count(*) FROM {meter_samples._STAGE}")  # noqa: S608
         assert cursor.fetchone() == (0,)
     assert list(MeterSample.objects.order_by("value").values_list("value", flat=True)) == [
         Decimal(2),

@@ -107,7 +107,7 @@ def _sample_rows(
     return rows
 
 
-def _write_rows(rows: Sequence[_Row]) -> None:
+def _write_rows(rows: Sequence[_Row], transaction_ids: Sequence[str | None] = ()) -> None:
     """Insert rows; a reading already stored (a retransmitted message, or the same
     message twice in a group) is skipped by the database's unique constraint,
     not by a racy check first.
@@ -115,11 +115,14 @@ def _write_rows(rows: Sequence[_Row]) -> None:
     On PostgreSQL through COPY: Django's bulk_create costs a model instance per
     row (with its init signals) and psycopg's client-side dumping of the UNNEST
     arrays, which together were a quarter of the OCPP server's CPU under a
-    MeterValues load. Elsewhere (SQLite: embedded mode, small volumes) the ORM."""
+    MeterValues load. There `transaction_ids` may name, per row without a
+    session, the OCPP transaction of the row's charger that the row belongs to:
+    the database looks the session up as it stores the row. Elsewhere (SQLite:
+    embedded mode, small volumes) the ORM, with every session known."""
     if not rows:
         return
     if connection.vendor == "postgresql":
-        _copy_rows(rows)
+        _copy_rows(rows, transaction_ids)
     else:
         MeterSample.objects.bulk_create(
             [MeterSample(**row._asdict()) for row in rows],
@@ -130,7 +133,8 @@ def _write_rows(rows: Sequence[_Row]) -> None:
 
 # COPY cannot skip conflicting rows, so the rows go into a temporary table of the
 # database session first, then into MeterSample with INSERT ... ON CONFLICT DO NOTHING.
-_STAGE = "pg_temp.chargers_metersample_stage"
+# Named for its columns: the transaction id was added after the first version.
+_STAGE = "pg_temp.chargers_metersample_stage_tx"
 # The psycopg connections whose session has the staging table (committed).
 _staged_connections: weakref.WeakSet[Any] = weakref.WeakSet()
 
@@ -140,7 +144,6 @@ class _PostgresSql:
     create_stage: str
     copy: str
     move: str
-    sessions: str
 
 
 @functools.cache
@@ -154,32 +157,39 @@ def _postgres_sql() -> _PostgresSql:
         return {f.attname: quote(f.column) for f in model._meta.concrete_fields if f.column}
 
     table = quote(MeterSample._meta.db_table)
-    columns = ", ".join(columns_of(MeterSample)[name] for name in _Row._fields)
+    sample = columns_of(MeterSample)
+    columns = ", ".join(sample[name] for name in _Row._fields)
     session = columns_of(ChargingSession)
     charger_id, transaction_id, pk = (
         session[n] for n in ("charger_id", "ocpp_transaction_id", "id")
+    )
+    # The row's own session, else the one its charger knows by the staged
+    # transaction id (unique per charger; none for NULL).
+    session_of_row = (
+        f"COALESCE(staged.{sample['session_id']}, (SELECT s.{pk}"  # noqa: S608
+        f" FROM {quote(ChargingSession._meta.db_table)} s"
+        f" WHERE s.{charger_id} = staged.{sample['charger_id']}"
+        f" AND s.{transaction_id} = staged.transaction_id))"
+    )
+    selected = ", ".join(
+        session_of_row if name == "session_id" else f"staged.{sample[name]}"
+        for name in _Row._fields
     )
     return _PostgresSql(
         # ON COMMIT DELETE ROWS empties it at every commit (a temporary table is
         # never vacuumed).
         create_stage=f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} ON COMMIT DELETE ROWS"  # noqa: S608
-        f" AS SELECT {columns} FROM {table} WITH NO DATA",
-        copy=f"COPY {_STAGE} ({columns}) FROM STDIN",
+        f" AS SELECT {columns}, NULL::text AS transaction_id FROM {table} WITH NO DATA",
+        copy=f"COPY {_STAGE} ({columns}, transaction_id) FROM STDIN",
         # Moved, not copied: a second write in the same transaction finds it empty.
-        move=f"WITH staged AS (DELETE FROM {_STAGE} RETURNING {columns})"  # noqa: S608
-        f" INSERT INTO {table} ({columns}) SELECT {columns} FROM staged ON CONFLICT DO NOTHING",
-        # The (charger, transaction id) pairs as two arrays: two parameters instead
-        # of one per value (psycopg's client-side binding of a 400-value IN list
-        # cost a third of storing the group).
-        sessions=f"SELECT s.{charger_id}, s.{transaction_id}, s.{pk}"  # noqa: S608
-        f" FROM {quote(ChargingSession._meta.db_table)} s"
-        " JOIN unnest(%s::bigint[], %s::text[]) AS named(charger_id, transaction_id)"
-        f" ON s.{charger_id} = named.charger_id AND s.{transaction_id} = named.transaction_id"
-        f" ORDER BY s.{pk}",
+        # One statement stores the rows and finds their sessions: no round trip,
+        # and no list of ids bound by psycopg, for the lookup.
+        move=f"WITH staged AS (DELETE FROM {_STAGE} RETURNING *)"  # noqa: S608
+        f" INSERT INTO {table} ({columns}) SELECT {selected} FROM staged ON CONFLICT DO NOTHING",
     )
 
 
-def _copy_rows(rows: Sequence[_Row]) -> None:
+def _copy_rows(rows: Sequence[_Row], transaction_ids: Sequence[str | None]) -> None:
     sql = _postgres_sql()
     with connection.cursor() as cursor:
         raw_connection = connection.connection
@@ -192,11 +202,13 @@ def _copy_rows(rows: Sequence[_Row]) -> None:
         # psycopg's own cursor, for COPY. Django types it as any DB-API cursor, which
         # has no copy(): hence the ignore; this path runs only on PostgreSQL.
         raw = cursor.cursor
+        named = iter(transaction_ids)
         with raw.copy(sql.copy) as copy:  # type: ignore[union-attr]
             for row in rows:
                 # The signature (a dict, the last field) goes in as JSON text.
                 signed = row.signed_data
-                copy.write_row(row if signed is None else (*row[:-1], json.dumps(signed)))
+                values = row if signed is None else (*row[:-1], json.dumps(signed))
+                copy.write_row((*values, next(named, None)))
         cursor.execute(sql.move)
 
 
@@ -214,29 +226,15 @@ def _record_samples(
 
 
 def _session_ids(named: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
-    """The sessions named by (charger id, OCPP transaction id), with one query."""
+    """The sessions named by (charger id, OCPP transaction id), with one query
+    (the ORM path: on PostgreSQL the statement storing the rows finds them)."""
     if not named:
         return {}
-    rows: Iterable[tuple[int, str, int]]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            chargers, transactions = zip(*named, strict=True)
-            cursor.execute(_postgres_sql().sessions, [list(chargers), list(transactions)])
-            rows = cursor.fetchall()
-    else:
-        rows = (
-            ChargingSession.objects.filter(
-                charger_id__in={charger_id for charger_id, _ in named},
-                ocpp_transaction_id__in={tx for _, tx in named},
-            )
-            .values_list("charger_id", "ocpp_transaction_id", "pk")
-            .order_by("pk")
-        )
-    sessions: dict[tuple[int, str], int] = {}
-    for charger_id, tx, pk in rows:
-        if (charger_id, tx) in named:
-            sessions.setdefault((charger_id, tx), pk)
-    return sessions
+    rows = ChargingSession.objects.filter(
+        charger_id__in={charger_id for charger_id, _ in named},
+        ocpp_transaction_id__in={tx for _, tx in named},
+    ).values_list("charger_id", "ocpp_transaction_id", "pk")
+    return {(charger_id, tx): pk for charger_id, tx, pk in rows if (charger_id, tx) in named}
 
 
 # One message's readings: its charger, connector number, session id (if any).
@@ -259,28 +257,40 @@ def _record_samples_many(batches: Sequence[SampleBatch]) -> list[int]:
 @transaction.atomic
 def meter_samples_record_many(*, reports: Sequence[MeterReport]) -> list[int]:
     """Store the readings of many MeterValues messages (of any chargers) in one
-    transaction: one query for their sessions, one write for their rows. This is
-    how the OCPP server commits meter values as a group (apps/ocpp_consumer/
-    handlers/writers.py); each message is acknowledged after this returns. Offline-
-    queued readings keep their timestamps; with a transaction id of its charger a
-    report belongs to that session (an id of another charger matches nothing).
-    Returns, per report, how many readings were offered for storage."""
-    sessions = _session_ids(
-        {(r.charger.pk, r.transaction_id) for r in reports if r.transaction_id is not None}
-    )
-    return _record_samples_many(
-        [
-            (
-                report.charger,
-                report.connector_id,
-                sessions.get((report.charger.pk, report.transaction_id))
-                if report.transaction_id is not None
-                else None,
-                report.samples,
-            )
-            for report in reports
-        ]
-    )
+    transaction, with one write for their rows and their sessions. This is how the
+    OCPP server commits meter values as a group (apps/ocpp_consumer/handlers/
+    writers.py); each message is acknowledged after this returns. Offline-queued
+    readings keep their timestamps; with a transaction id of its charger a report
+    belongs to that session (an id of another charger matches nothing). Returns,
+    per report, how many readings were offered for storage."""
+    if connection.vendor != "postgresql":
+        sessions = _session_ids(
+            {(r.charger.pk, r.transaction_id) for r in reports if r.transaction_id is not None}
+        )
+        return _record_samples_many(
+            [
+                (
+                    report.charger,
+                    report.connector_id,
+                    sessions.get((report.charger.pk, report.transaction_id))
+                    if report.transaction_id is not None
+                    else None,
+                    report.samples,
+                )
+                for report in reports
+            ]
+        )
+    # PostgreSQL: the statement that stores the rows finds their sessions.
+    rows: list[_Row] = []
+    transaction_ids: list[str | None] = []
+    counts: list[int] = []
+    for report in reports:
+        built = _sample_rows(report.charger, report.connector_id, None, report.samples)
+        rows += built
+        transaction_ids += [report.transaction_id] * len(built)
+        counts.append(len(built))
+    _write_rows(rows, transaction_ids)
+    return counts
 
 
 def meter_samples_record(
