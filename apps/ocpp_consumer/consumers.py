@@ -15,7 +15,7 @@ import binascii
 import importlib
 import logging
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -217,6 +217,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.charger = admission.charger
         self.cp = handler_class(self.charger, _Socket(self), response_timeout=RESPONSE_TIMEOUT_S)
         self._seen_written_at = self._connected_at = at
+        self._max_frame_bytes: int = settings.OCPP_MAX_FRAME_BYTES
         await self.accept(subprotocol=chosen)
         keeper.charger_connected()
         if admission.replaced_channel:
@@ -245,7 +246,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
         )
         try:
-            await self.cp.route_message(text, max_bytes=settings.OCPP_MAX_FRAME_BYTES)
+            await self.cp.route_message(text, max_bytes=self._max_frame_bytes)
         except Exception:
             # route_message answers everything a charger can send; this is our bug.
             # Keep the connection: the charger will retry its message.
@@ -258,7 +259,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         written with every other charger's of this process (writers.PresenceLog):
         not one UPDATE per meter value, nor per charger. The presence sweep's grace
         period allows for that lag."""
-        at = timezone.now()
+        at = datetime.now(UTC)  # per frame: not timezone.now(), which reads a setting
         if (
             self.charger is None
             or (at - self._seen_written_at).total_seconds() < services.SEEN_WRITE_INTERVAL_S

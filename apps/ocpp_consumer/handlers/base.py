@@ -112,6 +112,9 @@ class HandlerBase:
         self.raw_payload: dict[str, Any] = {}
         # Our calls awaiting an answer, by message id: their action, for the log.
         self._calls_out: dict[str, str] = {}
+        # This process's message log (None: switched off), looked up once per
+        # connection rather than per frame (it reads a setting).
+        self._journal = writers.message_log_for_loop()
 
     @property
     def version(self) -> str:
@@ -130,7 +133,7 @@ class HandlerBase:
     async def _send(self, message: str) -> None:
         """The package's send hook: our calls to the charger (commands)."""
         await self._connection.send(message)  # type: ignore[attr-defined]
-        journal = writers.message_log_for_loop()
+        journal = self._journal
         if journal is not None:
             action, message_id = _call_head(message)
             if message_id:
@@ -144,7 +147,7 @@ class HandlerBase:
     async def _reply(self, text: str, action: str, message_id: str) -> None:
         """Answer one of the charger's frames."""
         await self._connection.send(text)  # type: ignore[attr-defined]
-        journal = writers.message_log_for_loop()
+        journal = self._journal
         if journal is not None:
             self._log(journal, DIRECTION_OUT, frame_kind(text), action, message_id, text)
 
@@ -168,7 +171,7 @@ class HandlerBase:
 
     async def route_message(self, raw: str, *, max_bytes: int) -> None:
         """Handle one frame from the charger. Never raises for anything it sent."""
-        journal = writers.message_log_for_loop()
+        journal = self._journal
         try:
             message = frames.parse(raw, max_bytes=max_bytes)
         except frames.FrameError as exc:

@@ -33,11 +33,10 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from django.conf import settings
-from django.utils import timezone
 
 from apps.chargers.models import OcppMessage
 from apps.chargers.services import message_log
@@ -197,7 +196,8 @@ class MessageLog:
                 action=action[:48],
                 message_id=message_id[:64],
                 frame=frame,
-                at=at or timezone.now(),
+                # Not timezone.now(): it reads a setting, twice per call here.
+                at=at or datetime.now(UTC),
             )
         )
         if self._task is None or self._task.done():
