@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from django.db import connection, transaction
 
@@ -22,8 +22,11 @@ log = logging.getLogger(__name__)
 _BATCH = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class LoggedFrame:
+class LoggedFrame(NamedTuple):
+    """One logged frame: the OcppMessage row, its fields in the COPY's column order.
+    A tuple rather than a frozen dataclass: the server makes two per OCPP call, and
+    a frozen dataclass's __init__ sets each field through object.__setattr__."""
+
     charger_id: int
     direction: str
     message_type: int | None
@@ -33,7 +36,7 @@ class LoggedFrame:
     at: datetime
 
 
-_COLUMNS = ("charger_id", "direction", "message_type", "action", "message_id", "frame", "at")
+_COLUMNS = LoggedFrame._fields
 
 
 @transaction.atomic
@@ -53,7 +56,7 @@ def ocpp_messages_store(*, frames: Sequence[LoggedFrame]) -> int:
         _copy(kept)
     else:
         OcppMessage.objects.bulk_create(
-            [OcppMessage(**{name: getattr(f, name) for name in _COLUMNS}) for f in kept],
+            [OcppMessage(**f._asdict()) for f in kept],
             batch_size=_BATCH,
         )
     return len(kept)
@@ -85,7 +88,7 @@ def _copy(frames: Sequence[LoggedFrame]) -> None:
         raw = cursor.cursor
         with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # type: ignore[union-attr]
             for f in frames:
-                copy.write_row(tuple(getattr(f, name) for name in _COLUMNS))
+                copy.write_row(f)
 
 
 def ocpp_messages_purge(*, before: datetime, batch: int = 10 * _BATCH) -> int:
