@@ -17,6 +17,7 @@ from apps.chargers.models import (
     Charger,
     ChargerEvent,
 )
+from apps.chargers.services import _sql
 from apps.chargers.services.registration import Admission, admit
 
 log = logging.getLogger(__name__)
@@ -269,10 +270,11 @@ def chargers_seen(*, seen: Mapping[int, datetime]) -> int:
 def _seen_many_sql() -> str:
     """`chargers_seen`'s statement, built from the model's table and column names
     (quoted), never from a charger's data: hence the S608 noqa."""
-    quote = connection.ops.quote_name
-    table = quote(Charger._meta.db_table)
-    pk = quote(Charger._meta.pk.column)
-    seen = quote(Charger._meta.get_field("last_seen_at").column)
+    table, pk, seen = (
+        _sql.table(Charger),
+        _sql.column(Charger, "pk"),
+        _sql.column(Charger, "last_seen_at"),
+    )
     return (
         f"UPDATE {table} AS c SET {seen} = s.at"  # noqa: S608
         " FROM unnest(%s::bigint[], %s::timestamptz[]) AS s(pk, at)"

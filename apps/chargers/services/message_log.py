@@ -15,6 +15,7 @@ from typing import NamedTuple
 from django.db import connection, transaction
 
 from apps.chargers.models import Charger, OcppMessage
+from apps.chargers.services import _sql
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,8 @@ def _existing_chargers(charger_ids: set[int]) -> set[int]:
     per write)."""
     if connection.vendor != "postgresql":
         return set(Charger.objects.filter(pk__in=charger_ids).values_list("pk", flat=True))
-    quote = connection.ops.quote_name
-    sql = (
-        f"SELECT {quote(Charger._meta.pk.column)} FROM {quote(Charger._meta.db_table)}"  # noqa: S608
-        f" WHERE {quote(Charger._meta.pk.column)} = ANY(%s::bigint[])"
-    )
+    pk = _sql.column(Charger, "pk")
+    sql = f"SELECT {pk} FROM {_sql.table(Charger)} WHERE {pk} = ANY(%s::bigint[])"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, ["{" + ",".join(str(int(pk)) for pk in charger_ids) + "}"])
         return {pk for (pk,) in cursor.fetchall()}
