@@ -212,11 +212,11 @@ def test_the_staging_table_outlives_commits_and_is_made_again_after_a_rollback()
     charger = factories.ChargerFactory()
 
     def write(minute: int) -> None:
-        services.meter_samples_record(
-            charger=charger,
-            connector_id=1,
-            samples=[Sample(sampled_at=AT + timedelta(minutes=minute), value=Decimal(minute))],
-        )
+        # Through the staging table, as the writes within other services' transactions
+        # and a retried group go (MeterValues groups first try COPY straight in).
+        sample = Sample(sampled_at=AT + timedelta(minutes=minute), value=Decimal(minute))
+        with transaction.atomic():
+            meter_samples._record_samples_many([(charger, 1, None, [sample])])
 
     connection.close()  # a new database session, without the staging table
     with pytest.raises(RuntimeError), transaction.atomic():
@@ -232,3 +232,28 @@ def test_the_staging_table_outlives_commits_and_is_made_again_after_a_rollback()
         Decimal(2),
         Decimal(3),
     ]
+
+
+def test_a_transaction_id_with_awkward_characters_finds_its_session():
+    """2.0.1 transaction ids are the charger's strings: they reach the session
+    lookup as they are (an array literal on PostgreSQL)."""
+    awkward = 'tx,"1"\\{NULL} ⚡'
+    session = factories.ChargingSessionFactory(ocpp_transaction_id=awkward)
+    report = MeterReport(session.charger, 1, [Sample(sampled_at=AT, value=Decimal(7))], awkward)
+
+    assert services.meter_samples_record_many(reports=[report]) == [1]
+    assert list(MeterSample.objects.values_list("session_id", flat=True)) == [session.pk]
+
+
+def test_a_group_with_a_stored_reading_is_written_again_skipping_it_alone():
+    """Straight COPY fails on a reading stored already; the group is then written
+    through the staging table, which stores the rest."""
+    charger = factories.ChargerFactory()
+    first = MeterReport(charger, 1, [Sample(sampled_at=AT, value=Decimal(1))])
+    second = MeterReport(
+        charger, 1, [Sample(sampled_at=AT + timedelta(minutes=1), value=Decimal(2))]
+    )
+    services.meter_samples_record_many(reports=[first])
+
+    assert services.meter_samples_record_many(reports=[first, second]) == [1, 1]
+    assert sorted(MeterSample.objects.values_list("value", flat=True)) == [Decimal(1), Decimal(2)]

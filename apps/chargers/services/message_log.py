@@ -73,7 +73,7 @@ def _existing_chargers(charger_ids: set[int]) -> set[int]:
     pk = _sql.column(Charger, "pk")
     sql = f"SELECT {pk} FROM {_sql.table(Charger)} WHERE {pk} = ANY(%s::bigint[])"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, ["{" + ",".join(str(int(pk)) for pk in charger_ids) + "}"])
+        cursor.execute(sql, [_sql.bigint_array(charger_ids)])
         return {pk for (pk,) in cursor.fetchall()}
 
 
