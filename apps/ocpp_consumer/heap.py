@@ -11,11 +11,11 @@ The keeper moves what has survived into the collector's permanent generation
 (`gc.freeze()`) every `OCPP_GC_FREEZE_INTERVAL_S`, after a collection that by
 then only has to walk what is younger than the interval. Frozen objects are
 still freed by reference counting; only garbage *cycles* among them are not,
-and a charger that disconnects leaves its connection's cycles behind. So once
-enough chargers have disconnected since the last time, or an hour has passed
-(`reclaim_due`), the keeper unfreezes everything and collects it all once: one
-long pause per wave of disconnections or per hour, instead of one every few
-seconds with the fleet connected.
+and every connection that ends (a charger that disconnects, a handshake refused
+or shed) leaves its cycles behind. So once enough connections have ended since
+the last time, or an hour has passed (`reclaim_due`), the keeper unfreezes
+everything and collects it all once: one long pause per wave of disconnections
+or per hour, instead of one every few seconds with the fleet connected.
 
 One keeper per process (`keeper`), started by the first consumer on the server's
 event loop and run only there, so plain counters suffice. It never asks
