@@ -28,6 +28,7 @@ def test_bigint_array_literals_take_only_integers():
     assert _sql.bigint_array([3, 1, 2]) == "{3,1,2}"
     assert _sql.bigint_array([]) == "{}"
     with pytest.raises(ValueError):
+        # A string where integers belong, on purpose: the literal must refuse it.
         _sql.bigint_array(["1}; DROP TABLE x"])  # type: ignore[list-item]
 
 

@@ -219,11 +219,7 @@ def charger_seen(
     while no newer connection has been recorded since (connected_at unchanged).
     The consumer passes them only when its connection has been silent long enough
     for the sweep to have run (`may_have_been_swept`)."""
-    seen = (
-        Charger.objects.filter(pk=charger.pk)
-        .filter(Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=at))
-        .update(last_seen_at=at)
-    )
+    seen = _last_seen_forward(charger.pk, at)
     if channel_name and connected_at is not None:
         with transaction.atomic():
             revived = Charger.objects.filter(
@@ -259,12 +255,17 @@ def chargers_seen(*, seen: Mapping[int, datetime]) -> int:
     changed = 0
     with transaction.atomic():
         for pk, at in ordered:
-            changed += (
-                Charger.objects.filter(pk=pk)
-                .filter(Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=at))
-                .update(last_seen_at=at)
-            )
+            changed += _last_seen_forward(pk, at)
     return changed
+
+
+def _last_seen_forward(pk: int, at: datetime) -> int:
+    """One charger's last_seen_at moved to `at`, never backwards: one UPDATE."""
+    return (
+        Charger.objects.filter(pk=pk)
+        .filter(Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=at))
+        .update(last_seen_at=at)
+    )
 
 
 def _seen_many_sql() -> str:
