@@ -279,6 +279,9 @@ OCPP_MESSAGE_LOG_DAYS = env_int("OCPP_MESSAGE_LOG_DAYS", 7)
 # that full garbage collections stay short with thousands of chargers connected
 # (apps/ocpp_consumer/heap.py; 0: the collector runs unmanaged).
 OCPP_GC_FREEZE_INTERVAL_S = env_int("OCPP_GC_FREEZE_INTERVAL_S", 5)
+# While the keeper runs: tracked objects made (net) before a young-generation
+# collection (CPython's default is 700; 0 leaves it alone).
+OCPP_GC_YOUNG_THRESHOLD = env_int("OCPP_GC_YOUNG_THRESHOLD", 20_000)
 
 # Outbound webhooks (docs/webhooks.md). Plain http and loopback/private addresses
 # are for development and tests only; link-local addresses are refused always.

@@ -37,8 +37,10 @@ class Node:
 def local_keeper() -> Iterator[HeapKeeper]:
     """A keeper of this test's own; whatever it froze is handed back afterwards."""
     keeper = HeapKeeper()
+    thresholds = gc.get_threshold()
     yield keeper
-    gc.unfreeze()
+    keeper.stop()
+    gc.set_threshold(*thresholds)
 
 
 def test_reclaim_due_waits_for_a_wave_of_disconnections():
@@ -138,6 +140,48 @@ def test_keeper_with_interval_zero_never_starts(settings, local_keeper):
     assert not local_keeper.running
 
 
+async def test_keeper_raises_the_young_threshold_while_it_runs(settings, local_keeper):
+    settings.OCPP_GC_FREEZE_INTERVAL_S = 60
+    settings.OCPP_GC_YOUNG_THRESHOLD = 12_345
+    before = gc.get_threshold()
+    local_keeper.charger_connected()
+    assert local_keeper.running
+    assert gc.get_threshold() == (12_345, *before[1:])
+    local_keeper.charger_connected()  # a second charger changes nothing
+    local_keeper.charger_disconnected()
+    assert gc.get_threshold() == (12_345, *before[1:])
+    local_keeper.stop()
+    assert not local_keeper.running
+    assert gc.get_threshold() == before
+
+
+async def test_keeper_young_threshold_zero_leaves_the_collector_alone(settings, local_keeper):
+    settings.OCPP_GC_FREEZE_INTERVAL_S = 60
+    settings.OCPP_GC_YOUNG_THRESHOLD = 0
+    before = gc.get_threshold()
+    local_keeper.charger_connected()
+    assert local_keeper.running
+    assert gc.get_threshold() == before
+
+
+async def test_a_failing_keeper_hands_the_collector_back(
+    settings, local_keeper, monkeypatch, caplog
+):
+    settings.OCPP_GC_FREEZE_INTERVAL_S = 60
+    settings.OCPP_GC_YOUNG_THRESHOLD = 12_345
+    before = gc.get_threshold()
+    local_keeper.charger_connected()
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(local_keeper, "tick", broken)
+    local_keeper._run()
+    assert not local_keeper.running
+    assert gc.get_threshold() == before
+    assert "collections run unmanaged" in caplog.text
+
+
 async def _wait_for_freeze(keeper: HeapKeeper, after: int) -> None:
     for _ in range(50):
         if keeper.stats.freezes > after:
@@ -150,8 +194,10 @@ def test_server_keeper_freezes_while_chargers_are_served(ocpp_server, settings):
     """In a real server: the first charger starts the keeper on the server's loop,
     it freezes every interval, and the charger is answered throughout."""
     settings.OCPP_GC_FREEZE_INTERVAL_S = 1
+    settings.OCPP_GC_YOUNG_THRESHOLD = 15_000
     factories.ChargerFactory(charge_point_id="CP-GC1")
     keeper = heap.keeper
+    thresholds = gc.get_threshold()
     freezes_before = keeper.stats.freezes
     connected_before = keeper.connected
 
@@ -159,6 +205,7 @@ def test_server_keeper_freezes_while_chargers_are_served(ocpp_server, settings):
         answers = []
         async with station(ocpp_server.url("CP-GC1")) as cp:
             assert keeper.connected == connected_before + 1
+            assert gc.get_threshold()[0] == 15_000
             for _ in range(3):
                 answers.append((await cp.call(c16.Heartbeat(), suppress=False)).current_time)
                 await _wait_for_freeze(keeper, after=keeper.stats.freezes)
@@ -175,6 +222,7 @@ def test_server_keeper_freezes_while_chargers_are_served(ocpp_server, settings):
     finally:
         ocpp_server.on_server_loop(stop())
     assert not keeper.running
+    assert gc.get_threshold() == thresholds
 
 
 def test_server_counts_a_refused_connection_toward_a_reclaim(ocpp_server):
