@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from typing import Any
 
-import fastjsonschema
+import jsonschema_rs
 from jsonschema.exceptions import best_match
 from ocpp.messages import Call, CallError, CallResult, MessageType, get_validator
 
@@ -78,6 +77,14 @@ def call_error(
     return CallError(message_id, spell(version, code), description, details or {}).to_json()
 
 
+def _not_json(constant: str) -> Any:
+    """NaN, Infinity and -Infinity, which Python's parser reads and JSON does not
+    have (RFC 8259): a frame with them is not valid JSON. Read, an infinite
+    number made the package's schema check of a `multipleOf` raise
+    OverflowError."""
+    raise ValueError(f"{constant} is not a JSON value")
+
+
 def parse(text: str, *, max_bytes: int) -> Call | CallResult | CallError:
     """Turn a frame into a message, or raise FrameError."""
     if len(text) > max_bytes or len(text.encode()) > max_bytes:
@@ -88,7 +95,7 @@ def parse(text: str, *, max_bytes: int) -> Call | CallResult | CallError:
             match.group(1) if match else UNREADABLE_ID,
         )
     try:
-        frame = json.loads(text)
+        frame = json.loads(text, parse_constant=_not_json)
     except ValueError as exc:  # JSONDecodeError, and RecursionError's cousins
         raise FrameError("RpcFrameworkError", "Frame is not valid JSON.") from exc
     except RecursionError as exc:
@@ -131,19 +138,24 @@ def parse(text: str, *, max_bytes: int) -> Call | CallResult | CallError:
 
 # Compiled validators of the package's schemas, by (action, version). The package's
 # jsonschema validator interprets the schema on every message (~0.25 ms for a 1.6
-# MeterValues, twice that for a 2.0.1 TransactionEvent, the biggest share of a
-# message's CPU after the database); fastjsonschema compiles it to Python once.
-# Formats are not checked, as the package does not check them either, and the
-# payload is left as sent (no defaults filled in).
-_compiled: dict[tuple[str, str], Callable[[Any], Any]] = {}
+# MeterValues, twice that for a 2.0.1 TransactionEvent). jsonschema-rs compiles it
+# once, in Rust: ~1.5 us for that MeterValues, against ~14 us with fastjsonschema's
+# generated Python, which also made a set per object checked, and with them the
+# collector's young-generation runs (docs/benchmarks.md, sixth session). The same
+# draft as the package's (Draft 4, which it uses for every version); formats are
+# not checked, as the package does not check them either; no remote references
+# are fetched (the schemas have none).
+_compiled: dict[tuple[str, str], jsonschema_rs.Draft4Validator] = {}
 
 
-def _fast_validator(action: str, version: str) -> Callable[[Any], Any]:
+def _fast_validator(action: str, version: str) -> jsonschema_rs.Draft4Validator:
     key = (action, version)
     fast = _compiled.get(key)
     if fast is None:
         schema = get_validator(MessageType.Call, action, version).schema
-        fast = _compiled[key] = fastjsonschema.compile(schema, use_default=False, use_formats=False)
+        fast = _compiled[key] = jsonschema_rs.Draft4Validator(
+            schema, validate_formats=False, offline=True
+        )
     return fast
 
 
@@ -155,19 +167,17 @@ def validate(call: Call, version: str) -> None:
 
     A compiled validator answers the common case, a valid payload. Only a payload
     it refuses goes through the package's jsonschema validator, which has the
-    final word and picks the error to report (the compiled one stops at the first
-    violation and words it differently)."""
+    final word and picks the error to report (the compiled one words errors
+    differently, and refuses a few values the package lets through, such as an
+    infinite number)."""
     try:
         fast = _fast_validator(call.action, version)
     except OSError as exc:  # no schema: not an action of this version
         raise FrameError(
             "NotImplemented", f"Unknown action {call.action}.", call.unique_id
         ) from exc
-    try:
-        fast(call.payload)
+    if fast.is_valid(call.payload):
         return
-    except fastjsonschema.JsonSchemaException:
-        pass
     validator = get_validator(MessageType.Call, call.action, version)
     error = best_match(validator.iter_errors(call.payload))
     if error is None:

@@ -74,6 +74,20 @@ def test_bad_input_not_json(ocpp_server, charger, version):
 
 
 @VERSIONS
+def test_bad_input_nan_and_infinity_are_not_json(ocpp_server, charger, version):
+    """Python's parser reads them; JSON has no such values. (Read, an infinite
+    charging limit made the package's schema check raise OverflowError.)"""
+    answers = _talk(
+        ocpp_server,
+        version,
+        '[2, "nan-1", "DataTransfer", {"vendorId": "V", "data": NaN}]',
+        '[2, "inf-1", "NotifyEVChargingSchedule", {"limit": Infinity}]',
+    )
+    for answer in answers:
+        assert _error(answer) == ("-1", SPELLING[version]["rpc"])
+
+
+@VERSIONS
 def test_bad_input_not_a_list(ocpp_server, charger, version):
     a, b, c = _talk(ocpp_server, version, '{"a": 1}', "[]", "42")
     for answer in (a, b, c):

@@ -4,6 +4,7 @@ fed frames directly (their answers land in a list instead of a websocket)."""
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -36,6 +37,77 @@ def test_frames_bad_responses_are_not_answered():
     with pytest.raises(frames.FrameError) as exc:
         frames.parse('[3, "id"]', max_bytes=1000)
     assert exc.value.reply is False
+
+
+@pytest.mark.parametrize(
+    ("text", "description"),
+    [
+        ("[2, 'single quotes']", "Frame is not valid JSON."),
+        ("[" * 100_000 + "]" * 100_000, "Frame nests too deeply."),
+        ('[2, "x", "Heartbeat", {}', "Frame is not valid JSON."),
+        # Python reads these; JSON has no such values.
+        ('[2, "n", "DataTransfer", {"vendorId": "V", "data": NaN}]', "Frame is not valid JSON."),
+        (
+            '[2, "i", "DataTransfer", {"vendorId": "V", "data": -Infinity}]',
+            "Frame is not valid JSON.",
+        ),
+    ],
+)
+def test_frames_parse_errors_are_worded_as_before(text, description):
+    with pytest.raises(frames.FrameError) as exc:
+        frames.parse(text, max_bytes=10**7)
+    assert (exc.value.code, exc.value.description) == ("RpcFrameworkError", description)
+
+
+@pytest.mark.parametrize(
+    ("action", "version", "payload"),
+    [
+        # Valid for both: the compiled validator lets them through at once.
+        ("Heartbeat", "1.6", {}),
+        (
+            "StatusNotification",
+            "1.6",
+            {"connectorId": 1, "errorCode": "NoError", "status": "Available"},
+        ),
+        # The package's Draft 4 rules, which the compiled validator must share: 1.0
+        # is not an integer, and a boolean is neither an integer nor a number.
+        (
+            "StatusNotification",
+            "1.6",
+            {"connectorId": 1.0, "errorCode": "NoError", "status": "Available"},
+        ),
+        (
+            "StatusNotification",
+            "1.6",
+            {"connectorId": True, "errorCode": "NoError", "status": "Available"},
+        ),
+        # Formats are not checked, by either: a timestamp without a zone passes.
+        ("Heartbeat", "2.0.1", {}),
+        (
+            "StatusNotification",
+            "2.0.1",
+            {
+                "timestamp": "not a time",
+                "connectorStatus": "Available",
+                "evseId": 1,
+                "connectorId": 1,
+            },
+        ),
+        ("StatusNotification", "2.0.1", {"connectorStatus": "Available", "evseId": 1}),
+        ("Authorize", "2.0.1", {"idToken": {"idToken": "X" * 37, "type": "ISO14443"}}),
+    ],
+)
+def test_frames_compiled_validator_agrees_with_the_package(action, version, payload):
+    from ocpp.messages import Call, MessageType, get_validator
+
+    package_says = get_validator(MessageType.Call, action, version).is_valid(payload)
+    assert frames._fast_validator(action, version).is_valid(payload) is package_says
+    call = Call("v-1", action, payload)
+    if package_says:
+        frames.validate(call, version)
+    else:
+        with pytest.raises(frames.FrameError):
+            frames.validate(call, version)
 
 
 def test_frames_spelling_per_version():
