@@ -4,7 +4,6 @@ fed frames directly (their answers land in a list instead of a websocket)."""
 from __future__ import annotations
 
 import json
-import math
 from datetime import UTC, datetime
 from decimal import Decimal
 
