@@ -149,7 +149,6 @@ class HeapKeeper:
             self.tick()
         except Exception:
             log.exception("Garbage collector keeper failed; collections run unmanaged")
-            self._timer = None
             self.stop()
             return
         self._schedule()

@@ -140,12 +140,19 @@ def test_keeper_with_interval_zero_never_starts(settings, local_keeper):
     assert not local_keeper.running
 
 
-async def test_keeper_raises_the_young_threshold_while_it_runs(settings, local_keeper):
+def _start(keeper: HeapKeeper, settings, *, young: int) -> tuple[int, int, int]:
+    """Start the keeper (its first charger) with this young threshold; returns the
+    collector's thresholds from before."""
     settings.OCPP_GC_FREEZE_INTERVAL_S = 60
-    settings.OCPP_GC_YOUNG_THRESHOLD = 12_345
+    settings.OCPP_GC_YOUNG_THRESHOLD = young
     before = gc.get_threshold()
-    local_keeper.charger_connected()
-    assert local_keeper.running
+    keeper.charger_connected()
+    assert keeper.running
+    return before
+
+
+async def test_keeper_raises_the_young_threshold_while_it_runs(settings, local_keeper):
+    before = _start(local_keeper, settings, young=12_345)
     assert gc.get_threshold() == (12_345, *before[1:])
     local_keeper.charger_connected()  # a second charger changes nothing
     local_keeper.charger_disconnected()
@@ -156,21 +163,14 @@ async def test_keeper_raises_the_young_threshold_while_it_runs(settings, local_k
 
 
 async def test_keeper_young_threshold_zero_leaves_the_collector_alone(settings, local_keeper):
-    settings.OCPP_GC_FREEZE_INTERVAL_S = 60
-    settings.OCPP_GC_YOUNG_THRESHOLD = 0
-    before = gc.get_threshold()
-    local_keeper.charger_connected()
-    assert local_keeper.running
+    before = _start(local_keeper, settings, young=0)
     assert gc.get_threshold() == before
 
 
 async def test_a_failing_keeper_hands_the_collector_back(
     settings, local_keeper, monkeypatch, caplog
 ):
-    settings.OCPP_GC_FREEZE_INTERVAL_S = 60
-    settings.OCPP_GC_YOUNG_THRESHOLD = 12_345
-    before = gc.get_threshold()
-    local_keeper.charger_connected()
+    before = _start(local_keeper, settings, young=12_345)
 
     def broken() -> None:
         raise RuntimeError("boom")
